@@ -1,0 +1,169 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hotline12345/hotline/event"
+	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/sip"
+)
+
+// leg joins a call's SIP side and RTP session into what the menu needs (ivr.Leg):
+// prompts played on the session, digits from RFC 4733 and in-band detection (media)
+// and from SIP INFO (sip) merged into one channel, messages recorded from the session.
+type leg struct {
+	m      *Manager
+	c      *sip.Call
+	sess   *media.Session
+	digits chan media.Digit
+
+	mu       sync.Mutex
+	neg      media.Negotiated
+	held     bool
+	messages int
+}
+
+func newLeg(ctx context.Context, m *Manager, c *sip.Call, sess *media.Session, neg media.Negotiated) *leg {
+	l := &leg{m: m, c: c, sess: sess, neg: neg, digits: make(chan media.Digit, 32)}
+	go l.merge(ctx)
+	return l
+}
+
+// merge forwards digits from both sources until the call ends.
+func (l *leg) merge(ctx context.Context) {
+	rtp, info := l.sess.Digits(), l.c.Digits()
+	for {
+		var d media.Digit
+		select {
+		case d = <-rtp:
+		case in := <-info:
+			d = media.Digit{Key: in.Key, Via: event.ViaINFO, Duration: in.Duration}
+			l.m.media.DTMF(event.ViaINFO)
+		case <-ctx.Done():
+			return
+		}
+		l.c.Log.Debug("digit", "key", string(d.Key), "via", d.Via)
+		select {
+		case l.digits <- d:
+		default:
+			l.c.Log.Warn("digit dropped: menu not reading", "key", string(d.Key))
+		}
+	}
+}
+
+// Play implements ivr.Leg.
+func (l *leg) Play(ctx context.Context, lang, prompt string) error {
+	clip, ok := l.m.prompts.Get(lang, prompt)
+	if !ok {
+		return fmt.Errorf("prompt %s/%s: %w", lang, prompt, os.ErrNotExist)
+	}
+	return l.sess.Play(ctx, clip.Source())
+}
+
+// Digits implements ivr.Leg.
+func (l *leg) Digits() <-chan media.Digit { return l.digits }
+
+// Record implements ivr.Leg: the caller's audio goes to a WAV file (8 kHz mono) as it
+// arrives, until max, '#' or the end of the call.
+func (l *leg) Record(ctx context.Context, max time.Duration) (string, time.Duration, error) {
+	if l.m.dataDir == "" {
+		return "", 0, errors.New("no folder for messages configured")
+	}
+	if err := os.MkdirAll(l.m.dataDir, 0o750); err != nil {
+		return "", 0, err
+	}
+	l.mu.Lock()
+	l.messages++
+	name := filepath.Join(l.m.dataDir, fmt.Sprintf("%s-%d.wav", l.c.ID, l.messages))
+	l.mu.Unlock()
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	w, err := media.NewWAVWriter(f, 8000, 1)
+	if err != nil {
+		return "", 0, err
+	}
+	var werr error
+	var wmu sync.Mutex
+	l.sess.Tap(func(pcm []int16) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		if werr == nil {
+			werr = w.Write(pcm)
+		}
+	})
+	t := l.m.clock.NewTimer(max)
+	defer t.Stop()
+wait:
+	for {
+		select {
+		case d := <-l.digits:
+			if d.Key == '#' {
+				break wait
+			}
+		case <-t.C():
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	l.sess.Tap(nil)
+	wmu.Lock()
+	defer wmu.Unlock()
+	if err := w.Close(); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return name, w.Duration(), fmt.Errorf("recording %s: %w", name, werr)
+	}
+	return name, w.Duration(), nil
+}
+
+// reoffer answers re-INVITEs and UPDATEs with SDP: hold and resume (RFC 3264 8.4),
+// a new address or codec. The session keeps its sequence numbers and timestamps.
+func (l *leg) reoffer(origin *media.Origin, local netip.AddrPort) func([]byte) ([]byte, error) {
+	return func(offer []byte) ([]byte, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		origin.Version++
+		if offer == nil {
+			// An offer-less re-INVITE: we offer what we have (RFC 3261 14.2).
+			return media.Offer(local, []media.Codec{l.neg.Codec}, l.neg.DTMF, l.neg.PTime, *origin), nil
+		}
+		desc, err := media.ParseSDP(offer)
+		if err != nil {
+			// 488 rather than 400: pion/sdp refuses some valid offers we cannot take
+			// anyway (T.38 image/udptl); either way the call goes on as it was.
+			return nil, &sip.RejectError{Code: 488, Reason: "Not Acceptable Here", Err: err}
+		}
+		neg, err := media.Negotiate(desc, []media.Codec{l.neg.Codec})
+		if err != nil {
+			// Keep the codec of the call if at all possible; else any we support.
+			neg, err = media.Negotiate(desc, l.m.cfg.Media.codecs)
+		}
+		if err != nil {
+			return nil, &sip.RejectError{Code: 488, Reason: "Not Acceptable Here", Err: err}
+		}
+		held := !neg.Direction.Receives() || !neg.Remote.IsValid()
+		l.sess.Update(neg.Remote, neg.Codec, neg.DTMF, neg.Direction.Sends(), neg.Direction.Receives())
+		if held != l.held {
+			l.held = held
+			if held {
+				l.m.emit(l.c, event.Event{Type: event.CallHeld, Reason: desc.Direction.String()})
+			} else {
+				l.m.emit(l.c, event.Event{Type: event.CallResumed})
+			}
+		}
+		l.neg = neg
+		return media.Answer(local, neg, *origin), nil
+	}
+}

@@ -1,0 +1,379 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hotline12345/hotline/event"
+	"github.com/hotline12345/hotline/internal/clock"
+	"github.com/hotline12345/hotline/ivr"
+	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/queue"
+	"github.com/hotline12345/hotline/sip"
+	"github.com/hotline12345/hotline/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Manager runs calls: it is the sip.Handler of the engine.
+type Manager struct {
+	cfg     Config
+	menu    *ivr.Config
+	queues  map[string]queue.Config
+	prompts *Prompts
+	store   *store.Store
+	pool    *media.PortPool
+	media   *media.Metrics
+	metrics *Metrics
+	log     *slog.Logger
+	clock   clock.Clock
+	dataDir string
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	draining bool
+}
+
+var _ sip.Handler = (*Manager)(nil)
+
+// Deps are the collaborators of a Manager.
+type Deps struct {
+	Menu     *ivr.Config
+	Queues   []queue.Config
+	Prompts  *Prompts
+	Store    *store.Store
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	Clock    clock.Clock
+	// MessagesDir is where messages left in the menu are written.
+	MessagesDir string
+}
+
+// NewManager validates cfg (the menu and queues are validated by the caller with the
+// prompts at hand) and makes the RTP port pool.
+func NewManager(cfg Config, d Deps) (*Manager, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("call config: %w", errors.Join(asErrors(errs)...))
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	pool, err := media.NewPortPool(cfg.Media.ip, cfg.Media.PortMin, cfg.Media.PortMax)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg: cfg, menu: d.Menu, prompts: d.Prompts, store: d.Store, pool: pool,
+		media: media.NewMetrics(d.Registry), metrics: NewMetrics(d.Registry),
+		log: d.Logger, clock: d.Clock, dataDir: d.MessagesDir, queues: map[string]queue.Config{},
+	}
+	for _, q := range d.Queues {
+		m.queues[q.Name] = q
+	}
+	return m, nil
+}
+
+func asErrors(fe []FieldError) []error {
+	out := make([]error, len(fe))
+	for i := range fe {
+		out[i] = fe[i]
+	}
+	return out
+}
+
+// Admit implements sip.Handler: numbers not configured get 404.
+func (m *Manager) Admit(_ *sip.Trunk, dialled string) int {
+	if _, ok := m.cfg.Numbers[dialled]; !ok {
+		m.metrics.result("not_found")
+		return 404
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.draining {
+		m.metrics.result("rejected")
+		return 503
+	}
+	return 0
+}
+
+// Drain stops admitting calls and waits until the calls in progress have ended or ctx
+// ends.
+func (m *Manager) Drain(ctx context.Context) error {
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Active is the number of calls being served.
+func (m *Manager) Active() int { return m.metrics.activeCount() }
+
+// emit writes one event of the call; a store failure is logged, never fatal to the call.
+func (m *Manager) emit(c *sip.Call, ev event.Event) {
+	ev.Call = c.ID
+	if ev.Time.IsZero() {
+		ev.Time = m.clock.Now()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.store.Append(ctx, &ev); err != nil {
+		c.Log.Error("event not stored", "type", string(ev.Type), "error", err)
+	}
+}
+
+// ServeCall implements sip.Handler: the script of one call.
+func (m *Manager) ServeCall(c *sip.Call) {
+	m.wg.Add(1)
+	defer m.wg.Done()
+	m.metrics.started()
+	defer m.metrics.finished()
+	start := m.clock.Now()
+	c.Log.Info("call arrived", "caller", Masked(c.Caller), "dialled", c.Dialled, "trunk", c.Trunk.Name, "transport", c.Transport, "source", c.Source)
+	m.emit(c, event.Event{Type: event.CallCreated, Time: start, Caller: c.Caller, Dialled: c.Dialled,
+		Trunk: c.Trunk.Name, Direction: "inbound", Transport: c.Transport})
+
+	end := m.run(c)
+	end.ev.Type = event.CallEnded
+	m.emit(c, end.ev)
+	m.metrics.result(end.result)
+	c.Log.Info("call ended", "side", end.ev.Side, "cause", end.ev.Cause, "code", end.ev.Code, "result", end.result,
+		"duration", m.clock.Now().Sub(start).Round(time.Millisecond))
+}
+
+// ending is how a call ended: the CallEnded event and the metric label.
+type ending struct {
+	ev     event.Event
+	result string
+}
+
+func rejected(code int, cause string) ending {
+	return ending{ev: event.Event{Side: event.SideEngine, Cause: cause, Code: code}, result: "rejected"}
+}
+
+// run answers the call, runs the menu and holds the caller until the call ends.
+func (m *Manager) run(c *sip.Call) ending {
+	num := m.cfg.Numbers[c.Dialled]
+	if num.Ring > 0 {
+		if err := c.Ringing(); err != nil {
+			c.Log.Debug("180 not sent", "error", err)
+		}
+		t := m.clock.NewTimer(num.Ring)
+		select {
+		case <-t.C():
+		case <-c.Context().Done():
+			t.Stop()
+			return m.unanswered(c)
+		}
+	}
+
+	conn, err := m.pool.Listen()
+	if err != nil {
+		c.Log.Error("no RTP port", "error", err)
+		_ = c.Reject(503, "Service Unavailable")
+		return rejected(503, "no RTP port free")
+	}
+	local := netip.AddrPortFrom(m.cfg.Media.ip, uint16(conn.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()))
+	origin := media.Origin{Username: "hotline", SessionID: rand.Uint64() >> 1, Version: 1, Addr: m.cfg.Media.ip}
+
+	var neg media.Negotiated
+	var sdp []byte
+	if c.Offer != nil {
+		desc, err := media.ParseSDP(c.Offer)
+		if err == nil {
+			neg, err = media.Negotiate(desc, m.cfg.Media.codecs)
+		}
+		if err != nil {
+			m.pool.Release(conn)
+			code, cause := offerStatus(err)
+			c.Log.Info("offer refused", "code", code, "error", err)
+			_ = c.Reject(code, "")
+			return rejected(code, cause)
+		}
+		sdp = media.Answer(local, neg, origin)
+	} else {
+		sdp = media.Offer(local, m.cfg.Media.codecs, m.cfg.Media.DTMFPayloadType, media.DefaultPTime, origin)
+	}
+
+	ack, err := c.Answer(sdp)
+	if err != nil {
+		m.pool.Release(conn)
+		if errors.Is(err, sip.ErrNoACK) {
+			return ending{ev: event.Event{Side: event.SideEngine, Cause: "no ACK for the 200 OK"}, result: "failed"}
+		}
+		return m.unanswered(c)
+	}
+	if c.Offer == nil {
+		desc, err := media.ParseSDP(ack)
+		if err == nil {
+			neg, err = media.AnswerTo(desc, m.cfg.Media.codecs)
+		}
+		if err != nil {
+			m.pool.Release(conn)
+			c.Log.Info("answer in the ACK refused", "error", err)
+			m.hangup(c, 488, "no acceptable answer in the ACK")
+			return ending{ev: event.Event{Side: event.SideEngine, Cause: "no acceptable SDP answer in the ACK", Code: 488}, result: "failed"}
+		}
+	}
+	m.emit(c, event.Event{Type: event.CallAnswered, Codec: neg.Codec.Name})
+
+	sess := media.NewSession(conn, m.pool, media.SessionConfig{
+		Codec: neg.Codec, DTMF: neg.DTMF, PTime: neg.PTime, Remote: neg.Remote,
+		Latch: latchMode(c.Trunk), Inband: inband(c.Trunk, neg), Timeout: m.rtpTimeout(),
+		Metrics: m.media, Logger: c.Log,
+	})
+	sess.Start()
+	defer sess.Close()
+	if !neg.Direction.Sends() || !neg.Direction.Receives() {
+		sess.Update(neg.Remote, neg.Codec, neg.DTMF, neg.Direction.Sends(), neg.Direction.Receives())
+	}
+
+	ctx, cancel := context.WithCancelCause(c.Context())
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel(sess.Err())
+		case <-ctx.Done():
+		}
+	}()
+
+	leg := newLeg(ctx, m, c, sess, neg)
+	c.OnReoffer(leg.reoffer(&origin, local))
+
+	res, err := ivr.Run(ctx, leg, m.menu, ivr.Options{
+		Clock: m.clock, Logger: c.Log,
+		Emit: func(ev event.Event) { m.emit(c, ev) },
+	})
+	if err == nil && res.Action == ivr.ActionRoute {
+		c.Log.Info("routed", "queue", res.Route.Queue, "skill", res.Route.Skill, "priority", res.Route.Priority, "language", res.Route.Language, "digits", res.Digits)
+		err = m.hold(ctx, sess, res.Route)
+	}
+	if err == nil {
+		// The menu said goodbye.
+		m.hangup(c, 16, "menu ended")
+		return ending{ev: event.Event{Side: event.SideEngine, Cause: "menu ended", Code: 200}, result: "completed"}
+	}
+	return m.ended(c, context.Cause(ctx), res)
+}
+
+// hold plays the queue's hold audio until the call ends (the ACD takes it from here
+// in a later release).
+func (m *Manager) hold(ctx context.Context, sess *media.Session, r ivr.Route) error {
+	q, ok := m.queues[r.Queue]
+	if !ok || len(q.Hold) == 0 {
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}
+	srcs := make([]media.Source, 0, len(q.Hold))
+	for i, name := range q.Hold {
+		clip, ok := m.prompts.Get(r.Language, name)
+		if !ok {
+			continue
+		}
+		if i == len(q.Hold)-1 {
+			srcs = append(srcs, clip.Loop())
+		} else {
+			srcs = append(srcs, clip.Source())
+		}
+	}
+	if err := sess.Play(ctx, media.Sequence(srcs...)); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return context.Cause(ctx)
+}
+
+// ended classifies why an answered call ended and hangs up from our side when it
+// was not the caller who ended it.
+func (m *Manager) ended(c *sip.Call, cause error, res ivr.Result) ending {
+	result := "abandoned_in_menu"
+	if res.Action == ivr.ActionRoute {
+		result = "routed"
+	}
+	switch {
+	case errors.Is(cause, sip.ErrRemoteBye):
+		return ending{ev: event.Event{Side: event.SideCaller, Cause: "caller hung up", Code: 200}, result: result}
+	case errors.Is(cause, media.ErrRTPTimeout):
+		m.hangup(c, 41, "RTP timeout")
+		return ending{ev: event.Event{Side: event.SideEngine, Cause: "no RTP received within " + m.rtpTimeout().String(), Code: 408}, result: "failed"}
+	case errors.Is(cause, sip.ErrSessionExpired):
+		m.hangup(c, 102, "session timer expired")
+		return ending{ev: event.Event{Side: event.SideEngine, Cause: "session timer expired without refresh", Code: 408}, result: "failed"}
+	case errors.Is(cause, sip.ErrShutdown):
+		m.hangup(c, 16, "engine shutting down")
+		return ending{ev: event.Event{Side: event.SideEngine, Cause: "engine shut down", Code: 200}, result: result}
+	}
+	m.hangup(c, 16, "ended")
+	return ending{ev: event.Event{Side: event.SideEngine, Cause: fmt.Sprint(cause)}, result: "failed"}
+}
+
+// unanswered classifies a call that ended before it was answered.
+func (m *Manager) unanswered(c *sip.Call) ending {
+	cause := context.Cause(c.Context())
+	if errors.Is(cause, sip.ErrCanceled) {
+		return ending{ev: event.Event{Side: event.SideCaller, Cause: "caller cancelled", Code: 487}, result: "cancelled"}
+	}
+	if errors.Is(cause, sip.ErrRemoteBye) {
+		return ending{ev: event.Event{Side: event.SideCaller, Cause: "caller hung up before the ACK", Code: 200}, result: "abandoned_in_menu"}
+	}
+	return ending{ev: event.Event{Side: event.SideEngine, Cause: fmt.Sprint(cause)}, result: "failed"}
+}
+
+func (m *Manager) hangup(c *sip.Call, q850 int, text string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Hangup(ctx, q850, text); err != nil && !errors.Is(err, sip.ErrEnded) {
+		c.Log.Info("BYE failed", "error", err)
+	}
+}
+
+func (m *Manager) rtpTimeout() time.Duration {
+	if m.cfg.Media.RTPTimeout < 0 {
+		return 0
+	}
+	return m.cfg.Media.RTPTimeout
+}
+
+// offerStatus maps an SDP problem to the SIP status and the cause recorded.
+func offerStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, media.ErrMalformedSDP):
+		return 400, "malformed SDP offer"
+	default:
+		return 488, "no common codec or media: " + err.Error()
+	}
+}
+
+func latchMode(t *sip.Trunk) media.LatchMode {
+	if t.NAT {
+		return media.LatchFirst
+	}
+	return media.LatchSDP
+}
+
+// inband says whether to run the Goertzel detector: when the trunk says so, or, in
+// auto mode, when the caller offered no telephone-event.
+func inband(t *sip.Trunk, n media.Negotiated) bool {
+	switch t.DTMF {
+	case "inband":
+		return true
+	case "auto", "":
+		return n.DTMF == 0
+	}
+	return false
+}

@@ -1,0 +1,34 @@
+package call
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the call counters. Results are a fixed set: completed, routed,
+// abandoned_in_menu, cancelled, rejected, not_found, failed.
+type Metrics struct {
+	results *prometheus.CounterVec
+	active  atomic.Int64
+}
+
+// NewMetrics registers the call metrics on reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_calls_total", Help: "Calls that ended, by result.",
+		}, []string{"result"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.results, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hotline_calls_active", Help: "Calls between INVITE and hang-up.",
+		}, func() float64 { return float64(m.active.Load()) }))
+	}
+	return m
+}
+
+func (m *Metrics) result(r string)  { m.results.WithLabelValues(r).Inc() }
+func (m *Metrics) started()         { m.active.Add(1) }
+func (m *Metrics) finished()        { m.active.Add(-1) }
+func (m *Metrics) activeCount() int { return int(m.active.Load()) }

@@ -1,0 +1,266 @@
+// Command hotline runs the 12345 citizen service hotline engine.
+//
+//	hotline [--config FILE] [--sip ADDR] [--http ADDR] [--data DIR]
+//
+// With no flags it serves the embedded default configuration: SIP on 127.0.0.1:5060
+// (UDP and TCP), HTTP on 127.0.0.1:8080, data under ./hotline-data. SIGTERM stops
+// taking calls and lets the calls in progress finish (up to --drain); SIGINT ends
+// them at once. This file only wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hotline12345/hotline/call"
+	"github.com/hotline12345/hotline/config"
+	"github.com/hotline12345/hotline/ivr"
+	"github.com/hotline12345/hotline/sip"
+	"github.com/hotline12345/hotline/store"
+	"github.com/hotline12345/hotline/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hotline:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	config, sip, http, data string
+	drain                   time.Duration
+	printConfig             bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("hotline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "", "YAML configuration `file` (default: the embedded 12345 demo)")
+	fs.StringVar(&f.sip, "sip", "", "SIP listen `address` for UDP and TCP (port 0: any free port)")
+	fs.StringVar(&f.http, "http", "", "HTTP listen `address` (port 0: any free port)")
+	fs.StringVar(&f.data, "data", "", "data `folder` (journal, messages)")
+	fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long calls in progress may go on")
+	fs.BoolVar(&f.printConfig, "print-default-config", false, "print the embedded default configuration and exit")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	return f, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	f, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if f.printConfig {
+		_, err := stdout.Write(config.DefaultYAML())
+		return err
+	}
+	cfg, prompts, err := loadConfig(f)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr).With("site", cfg.Site)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := openStore(cfg.Data, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	mgr, err := call.NewManager(cfg.Call, call.Deps{
+		Menu: cfg.Menu(), Queues: cfg.Queues, Prompts: prompts, Store: st,
+		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data),
+	})
+	if err != nil {
+		return err
+	}
+	sipSrv, err := sip.NewServer(cfg.SIP, mgr, sip.Options{Logger: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+	if err := sipSrv.Listen(ctx); err != nil {
+		return err
+	}
+	defer sipSrv.Close()
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler: web.Handler(web.Options{
+			Calls: st.Calls(), Gatherer: reg, Logger: log,
+			Ready: func() error {
+				if ctx.Err() != nil {
+					return errors.New("shutting down")
+				}
+				return nil
+			},
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- httpSrv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	sa := sipSrv.Addr()
+	fmt.Fprintf(stdout, "hotline: the 12345 engine is up (site %s)\n", cfg.Site)
+	for _, t := range cfg.SIP.Transports {
+		fmt.Fprintf(stdout, "  sip %s   %s   (call sip:12345@%s)\n", t, sa, sa)
+	}
+	fmt.Fprintf(stdout, "  http      %s\n", base)
+	fmt.Fprintf(stdout, "  calls     %s/api/v1/calls\n", base)
+	fmt.Fprintf(stdout, "  metrics   %s/metrics\n", base)
+	fmt.Fprintf(stdout, "  health    %s/healthz  %s/readyz\n", base, base)
+	if cfg.Data != "" {
+		fmt.Fprintf(stdout, "  data      %s\n", cfg.Data)
+	} else {
+		fmt.Fprintf(stdout, "  data      (memory only)\n")
+	}
+	log.Info("engine started", "sip", sa.String(), "http", ln.Addr().String(), "prompts", prompts.Len())
+
+	var sig os.Signal
+	select {
+	case sig = <-sigs:
+	case err := <-httpDone:
+		return fmt.Errorf("http: %w", err)
+	}
+	stop()
+	sipSrv.SetAccepting(false)
+	if sig == syscall.SIGTERM {
+		log.Info("SIGTERM: taking no new calls, letting calls finish", "calls", mgr.Active(), "drain", f.drain)
+		dctx, cancel := context.WithTimeout(context.Background(), f.drain)
+		go func() {
+			select {
+			case <-sigs: // a second signal ends the wait
+				cancel()
+			case <-dctx.Done():
+			}
+		}()
+		if err := mgr.Drain(dctx); err != nil {
+			log.Warn("drain time over: ending the remaining calls", "calls", mgr.Active())
+		}
+		cancel()
+	} else {
+		log.Info("SIGINT: ending all calls", "calls", mgr.Active())
+	}
+	sipSrv.Close() // ends the remaining calls (BYE)
+	ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = mgr.Drain(ectx)
+	_ = httpSrv.Shutdown(ectx)
+	log.Info("engine stopped")
+	return nil
+}
+
+// loadConfig reads the file (if any) over the embedded default, applies the flags,
+// loads the prompts and validates everything.
+func loadConfig(f flags) (config.Config, *call.Prompts, error) {
+	cfg := config.Default()
+	if f.config != "" {
+		data, err := os.ReadFile(f.config)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("config: %w", err)
+		}
+		base := cfg
+		if cfg, err = config.Parse(f.config, data, &base); err != nil {
+			return cfg, nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	if f.sip != "" {
+		cfg.SIP.Listen = f.sip
+	}
+	if f.http != "" {
+		cfg.HTTP.Listen = f.http
+	}
+	if f.data != "" {
+		cfg.Data = f.data
+	}
+	trees := []fs.FS{mustSub(ivr.Prompts, "prompts")}
+	if cfg.Prompts != "" {
+		if _, err := os.Stat(cfg.Prompts); err != nil {
+			return cfg, nil, fmt.Errorf("config: prompts folder: %w", err)
+		}
+		trees = append(trees, os.DirFS(cfg.Prompts))
+	}
+	prompts, err := call.LoadPrompts(trees...)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("prompts: %w", err)
+	}
+	if err := cfg.Validate(prompts); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, prompts, nil
+}
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+func openStore(dir string, log *slog.Logger) (*store.Store, error) {
+	var lg store.Log
+	if dir == "" {
+		lg = store.NewMemory()
+	} else {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("data folder: %w", err)
+		}
+		j, err := store.OpenJournal(dir, store.JournalOptions{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		lg = j
+	}
+	return store.New(lg, store.Options{})
+}
+
+func messagesDir(data string) string {
+	if data == "" {
+		return os.TempDir()
+	}
+	return filepath.Join(data, "messages")
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

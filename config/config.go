@@ -1,0 +1,270 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hotline12345/hotline/call"
+	"github.com/hotline12345/hotline/ivr"
+	"github.com/hotline12345/hotline/queue"
+	"github.com/hotline12345/hotline/sip"
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default configuration file.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Config is the whole engine configuration.
+type Config struct {
+	// Site names this engine's site in events and logs.
+	Site string `yaml:"site"`
+	// Data is the folder for the journal and messages; empty keeps everything in
+	// memory (nothing survives a restart).
+	Data string `yaml:"data"`
+	// HTTP is the REST API, probes and metrics.
+	HTTP HTTP `yaml:"http"`
+	// Log sets the log level and format.
+	Log Log `yaml:"log"`
+	// SIP is the signalling side: listeners and trunks.
+	SIP sip.Config `yaml:"sip"`
+	// Call holds the dialled numbers and the media (keys numbers, media).
+	Call call.Config `yaml:",inline"`
+	// Queues are the desks callers are routed to.
+	Queues []queue.Config `yaml:"queues"`
+	// IVR is the voice menu; nil means the embedded 12345 menu.
+	IVR *ivr.Config `yaml:"ivr"`
+	// Prompts is a folder of the operator's own prompts (zh/, en/, common/) that
+	// override the embedded ones.
+	Prompts string `yaml:"prompts"`
+
+	file string     // where it was loaded from, for messages
+	root *yaml.Node // the decoded document, for line numbers
+}
+
+// HTTP is the HTTP listener.
+type HTTP struct {
+	// Listen is host:port; port 0 picks a free port.
+	Listen string `yaml:"listen"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// SlogLevel returns the configured level.
+func (l Log) SlogLevel() slog.Level {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(l.Level))
+	return lv
+}
+
+// Default returns the embedded default configuration.
+func Default() Config {
+	c, err := Parse("(default)", defaultYAML, nil)
+	if err != nil {
+		panic(err) // the embedded file is checked by the tests
+	}
+	return c
+}
+
+// Parse decodes data (the contents of file) over base, or over nothing when base is
+// nil. Keys left out keep base's values; a list or map given replaces base's whole.
+// Unknown keys are errors with their line. It does not validate.
+func Parse(file string, data []byte, base *Config) (Config, error) {
+	var c Config
+	if base != nil {
+		c = *base
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return c, fmt.Errorf("%s: %w", file, err)
+	}
+	if root.Kind == 0 { // empty file
+		c.file = file
+		return c, nil
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return c, fmt.Errorf("%s: the configuration must be a mapping of keys (site, sip, queues ...)", file)
+	}
+	// Maps given in the file replace the base's whole (a file listing numbers means
+	// those numbers only).
+	if keyNode(root.Content[0], "numbers") != nil {
+		c.Call.Numbers = nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("%s: %w", file, err)
+	}
+	c.file, c.root = file, &root
+	return c, nil
+}
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	File string
+	Line int // 0 when the key is not in the file (a default is wrong)
+	Path string
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s: %s", p.File, p.Line, p.Path, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", p.File, p.Path, p.Msg)
+}
+
+// Invalid holds every problem found by Validate.
+type Invalid struct{ Problems []Problem }
+
+func (e *Invalid) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid configuration (%d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Validate checks every section and fills defaults; prompts tells which prompts exist
+// (for the menu and the queues' hold audio). It returns an *Invalid listing every
+// problem, each with file, line and key.
+func (c *Config) Validate(prompts ivr.Catalog) error {
+	var probs []Problem
+	add := func(path, msg string) {
+		probs = append(probs, Problem{File: c.file, Line: c.line(path), Path: path, Msg: msg})
+	}
+	if c.Site == "" {
+		c.Site = "primary"
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		add("http.listen", "not host:port: "+err.Error())
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		add("log.level", fmt.Sprintf("unknown level %q (debug, info, warn, error)", c.Log.Level))
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		add("log.format", fmt.Sprintf("unknown format %q (text, json)", c.Log.Format))
+	}
+	for _, e := range c.SIP.Validate() {
+		add("sip."+e.Path, e.Msg)
+	}
+	for _, e := range c.Call.Validate() {
+		add(e.Path, e.Msg)
+	}
+	langs := []string{"zh"}
+	menu := c.IVR
+	if menu == nil {
+		menu = ivr.Default()
+	}
+	if len(menu.Languages) > 0 {
+		langs = menu.Languages
+	}
+	inAll := func(name string) bool {
+		for _, l := range langs {
+			if !prompts.Has(l, name) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, e := range queue.Validate(c.Queues, inAll) {
+		add(e.Path, e.Msg)
+	}
+	queues := func(name string) bool {
+		return slices.ContainsFunc(c.Queues, func(q queue.Config) bool { return q.Name == name })
+	}
+	if err := menu.Validate(prompts, queues); err != nil {
+		var ve *ivr.ValidationError
+		if errors.As(err, &ve) {
+			for _, e := range ve.Errors {
+				add("ivr."+e.Path, e.Msg)
+			}
+		} else {
+			add("ivr", err.Error())
+		}
+	}
+	if len(probs) > 0 {
+		return &Invalid{Problems: probs}
+	}
+	return nil
+}
+
+// Menu returns the configured menu, or the embedded default.
+func (c *Config) Menu() *ivr.Config {
+	if c.IVR != nil {
+		return c.IVR
+	}
+	return ivr.Default()
+}
+
+// line finds the line of a dotted key path ("sip.trunks.0.networks.1") in the file;
+// when the path is only partly there, the line of its deepest part; 0 if none.
+func (c *Config) line(path string) int {
+	if c.root == nil || len(c.root.Content) == 0 {
+		return 0
+	}
+	n := c.root.Content[0]
+	line := 0
+	parts := strings.Split(path, ".")
+	for _, p := range parts {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			if k := keyNode(n, p); k != nil {
+				line = k.Line
+				next = valueOf(n, k)
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line
+}
+
+func keyNode(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i]
+		}
+	}
+	return nil
+}
+
+func valueOf(m *yaml.Node, key *yaml.Node) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i] == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hotline12345/hotline/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options are what the HTTP side reads from.
+type Options struct {
+	// Calls is the projection of call events that /api/v1/calls lists.
+	Calls *store.CallView
+	// Ready reports whether the engine can take calls (nil error) for /readyz.
+	Ready func() error
+	// Gatherer is the metrics registry /metrics exposes.
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+}
+
+// Handler returns the engine's HTTP handler.
+func Handler(o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &api{o: o}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.HandleFunc("GET /api/v1/calls", a.listCalls)
+	mux.HandleFunc("GET /api/v1/calls/{id}", a.getCall)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)}))
+	}
+	return recoverer(o.Logger, mux)
+}
+
+type api struct{ o Options }
+
+func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	if a.o.Ready != nil {
+		if err := a.o.Ready(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// listCalls serves GET /api/v1/calls?state=ivr&limit=50: live and recent calls,
+// newest first.
+func (a *api) listCalls(w http.ResponseWriter, r *http.Request) {
+	f := store.CallFilter{State: r.URL.Query().Get("state")}
+	switch f.State {
+	case "", store.FilterActive, store.StateRinging, store.StateIVR, store.StateRouted, store.StateEnded:
+	default:
+		writeError(w, http.StatusBadRequest, "bad_state", "state must be one of active, ringing, ivr, routed, ended")
+		return
+	}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "bad_limit", "limit must be a number from 1 to 1000")
+			return
+		}
+		f.Limit = n
+	}
+	calls := a.o.Calls.List(f)
+	writeJSON(w, http.StatusOK, map[string]any{"calls": calls, "active": a.o.Calls.Active(), "time": time.Now().UTC()})
+}
+
+func (a *api) getCall(w http.ResponseWriter, r *http.Request) {
+	rec, ok := a.o.Calls.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "call_not_found", "no call with id "+strconv.Quote(r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+// Error is the body of every API error: a stable code for programs, a message for people.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]Error{"error": {Code: code, Message: msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// recoverer turns a panic in a handler into a 500 with a log line, so one bad request
+// never takes the engine down.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(v)
+				}
+				log.Error("HTTP handler panic", "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
