@@ -303,20 +303,20 @@ func (v *validator) collect(p string, c *Collect) {
 func isKey(b byte) bool { return b >= '0' && b <= '9' || b == '*' || b == '#' }
 
 func (v *validator) option(p, key string, c *Collect, o *Option) {
-	max := 1
+	limit := 1
 	if c != nil {
-		max = c.max()
+		limit = c.max()
 	}
-	badKey := key == "" || len(key) > max
+	badKey := key == "" || len(key) > limit
 	for i := 0; i < len(key); i++ {
 		badKey = badKey || !isKey(key[i])
 	}
 	switch {
-	case badKey && max == 1:
+	case badKey && limit == 1:
 		v.add(p, "bad option key %q: want one of 0-9 * #", key)
 	case badKey:
-		v.add(p, "bad option key %q: want one to %d of 0-9 * #", key, max)
-	case max > 1 && c.Terminator != "" && strings.Contains(key, c.Terminator):
+		v.add(p, "bad option key %q: want one to %d of 0-9 * #", key, limit)
+	case limit > 1 && c.Terminator != "" && strings.Contains(key, c.Terminator):
 		v.add(p, "option key %q contains the terminator %q and cannot be entered", key, c.Terminator)
 	}
 	if o == nil {

@@ -189,7 +189,10 @@ func TestValidateRejects(t *testing.T) {
 			"nodes.hours.hours.closed", "missing: name a node"},
 		{"unknown fail", func(c *Config) { n(c, "main").Collect.Fail = "agnt" }, nil,
 			"nodes.main.collect.fail", `unknown node "agnt"`},
-		{"unknown node goto", func(c *Config) { c.Nodes["jump"] = &Node{Goto: "nowhere"}; n(c, "main").Options["2"] = &Option{Goto: "jump"} }, nil,
+		{"unknown node goto", func(c *Config) {
+			c.Nodes["jump"] = &Node{Goto: "nowhere"}
+			n(c, "main").Options["2"] = &Option{Goto: "jump"}
+		}, nil,
 			"nodes.jump.goto", `unknown node "nowhere"`},
 		{"unreachable", func(c *Config) { c.Nodes["orphan"] = &Node{Play: []string{"goodbye"}, Hangup: true} }, nil,
 			"nodes.orphan", `unreachable from start "welcome"`},
@@ -200,7 +203,10 @@ func TestValidateRejects(t *testing.T) {
 		}, nil, "nodes.a", "loop without input: a, b lead to each other"},
 		{"loop through hours", func(c *Config) { n(c, "closed").Next = "welcome" }, nil,
 			"nodes.closed", "loop without input: closed, hours, welcome"},
-		{"self loop", func(c *Config) { c.Nodes["spin"] = &Node{Goto: "spin"}; n(c, "main").Options["2"] = &Option{Goto: "spin"} }, nil,
+		{"self loop", func(c *Config) {
+			c.Nodes["spin"] = &Node{Goto: "spin"}
+			n(c, "main").Options["2"] = &Option{Goto: "spin"}
+		}, nil,
 			"nodes.spin", "loop without input: spin leads to itself"},
 		{"unknown queue", func(c *Config) { n(c, "main").Options["1"].Route.Queue = "generl" }, nil,
 			"nodes.main.options.1.route.queue", `unknown queue "generl"`},
@@ -288,7 +294,10 @@ func TestValidateRejects(t *testing.T) {
 			"nodes.agent.next", "next does not follow route"},
 		{"unknown language", func(c *Config) { n(c, "english").Language = "fr" }, nil,
 			"nodes.english.language", `unknown language "fr": not in languages`},
-		{"bad node name", func(c *Config) { c.Nodes["a.b"] = &Node{Hangup: true}; n(c, "main").Options["2"] = &Option{Goto: "a.b"} }, nil,
+		{"bad node name", func(c *Config) {
+			c.Nodes["a.b"] = &Node{Hangup: true}
+			n(c, "main").Options["2"] = &Option{Goto: "a.b"}
+		}, nil,
 			"nodes.a.b", `bad node name "a.b"`},
 		{"no start", func(c *Config) { c.Start = "" }, nil, "start", "missing"},
 		{"unknown start", func(c *Config) { c.Start = "hello" }, nil, "start", `unknown node "hello"`},
