@@ -11,11 +11,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
+	"github.com/hotline12345/hotline/internal/clock"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -36,7 +36,7 @@ type Server struct {
 	handler Handler
 	auth    *authenticator
 	metrics *Metrics
-	now     func() time.Time
+	clock   clock.Clock
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -60,8 +60,8 @@ type Server struct {
 type Options struct {
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
-	// Now is the clock for nonces and session timers; nil means time.Now.
-	Now func() time.Time
+	// Clock times nonces and session timers; nil means the real clock.
+	Clock clock.Clock
 }
 
 // NewServer validates cfg and builds a server; Listen starts it.
@@ -72,18 +72,18 @@ func NewServer(cfg Config, h Handler, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
 	}
 	s := &Server{
 		cfg:     cfg,
 		log:     o.Logger,
 		handler: h,
-		now:     o.Now,
+		clock:   o.Clock,
 		calls:   make(map[string]*Call),
 		metrics: NewMetrics(o.Registry),
 	}
-	s.auth = newAuthenticator(cfg.Realm, cfg.Trunks, o.Now)
+	s.auth = newAuthenticator(cfg.Realm, cfg.Trunks, o.Clock.Now)
 	s.accepting.Store(true)
 	return s, nil
 }

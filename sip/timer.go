@@ -7,6 +7,7 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/hotline12345/hotline/internal/clock"
 )
 
 // sessionTimer honours RFC 4028 session timers asked for by the caller. The caller's
@@ -22,7 +23,8 @@ type sessionTimer struct {
 	minSE     time.Duration
 	required  bool   // the caller supports timers: Require: timer in our 2xx
 	refresher string // "uac" or "uas"
-	t         *time.Timer
+	t         clock.Timer
+	cancel    chan struct{} // closed to stop the goroutine waiting on t
 	stopped   bool
 }
 
@@ -66,28 +68,38 @@ func (st *sessionTimer) refresh(se time.Duration, refresher string) {
 	if refresher != "" {
 		st.refresher = st.chooseRefresher(refresher)
 	}
-	if st.t != nil {
-		st.t.Stop()
-		st.t = nil
-	}
+	st.disarm()
 	if st.refresher != "uac" {
 		return
 	}
 	// RFC 4028 section 10: BYE if no refresh by interval - min(32 s, interval/3).
 	wait := st.interval - min(32*time.Second, st.interval/3)
-	st.t = time.AfterFunc(wait, func() {
-		st.c.Log.Info("session timer expired without refresh", "interval", st.interval)
-		st.c.end(ErrSessionExpired)
-	})
+	t, cancel, interval := st.c.srv.clock.NewTimer(wait), make(chan struct{}), st.interval
+	st.t, st.cancel = t, cancel
+	go func() {
+		select {
+		case <-t.C():
+			st.c.Log.Info("session timer expired without refresh", "interval", interval)
+			st.c.end(ErrSessionExpired)
+		case <-cancel:
+		}
+	}()
+}
+
+// disarm stops the armed expiry, if any; st.mu is held.
+func (st *sessionTimer) disarm() {
+	if st.t != nil {
+		st.t.Stop()
+		close(st.cancel)
+		st.t, st.cancel = nil, nil
+	}
 }
 
 func (st *sessionTimer) stop() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.stopped = true
-	if st.t != nil {
-		st.t.Stop()
-	}
+	st.disarm()
 }
 
 // sessionExpires reads Session-Expires (compact form "x") in seconds.
