@@ -49,7 +49,7 @@ type Call struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	digits chan Digit
-	acks   chan uint32 // CSeq numbers of ACKs received
+	acks   map[uint32]chan struct{} // by CSeq: closed when that INVITE's ACK comes (under mu)
 
 	mu        sync.Mutex
 	answered  bool
@@ -73,7 +73,7 @@ func newCall(s *Server, req *sipmsg.Request, tx sipmsg.ServerTransaction, dlg *s
 		tx:        tx,
 		dlg:       dlg,
 		digits:    make(chan Digit, 16),
-		acks:      make(chan uint32, 4),
+		acks:      make(map[uint32]chan struct{}),
 	}
 	if len(c.Offer) == 0 {
 		c.Offer = nil
@@ -207,12 +207,13 @@ func (c *Call) Answer(sdp []byte) ([]byte, error) {
 	c.dlg.InviteResponse = res
 	c.mu.Unlock()
 	c.srv.metrics.response(200)
+	cseq := c.req.CSeq().SeqNo
+	acked := c.expectAck(cseq)
 	if err := c.tx.Respond(res); err != nil {
 		c.end(fmt.Errorf("%w: %w", ErrTransaction, err))
 		return nil, context.Cause(c.ctx)
 	}
-	cseq := c.req.CSeq().SeqNo
-	if err := c.waitAck(res, cseq, c.tx.Acks()); err != nil {
+	if err := c.waitAck(c.tx, res, cseq, acked); err != nil {
 		return nil, err
 	}
 	if c.timer != nil {
@@ -223,8 +224,26 @@ func (c *Call) Answer(sdp []byte) ([]byte, error) {
 	return c.ackBody, nil
 }
 
+// expectAck returns a channel closed when the ACK for the INVITE with cseq arrives.
+// Call it before sending the 2xx, so that an ACK racing the send is not missed.
+func (c *Call) expectAck(cseq uint32) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.acks[cseq]
+	if !ok {
+		ch = make(chan struct{})
+		c.acks[cseq] = ch
+	}
+	return ch
+}
+
 // waitAck retransmits a 2xx over unreliable transports until the ACK with cseq comes.
-func (c *Call) waitAck(res *sipmsg.Response, cseq uint32, txAcks <-chan *sipmsg.Request) error {
+func (c *Call) waitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, cseq uint32, acked <-chan struct{}) error {
+	defer func() {
+		c.mu.Lock()
+		delete(c.acks, cseq)
+		c.mu.Unlock()
+	}()
 	reliable := c.Transport != "udp"
 	interval := sipmsg.T1
 	retx := time.NewTimer(interval)
@@ -236,14 +255,12 @@ func (c *Call) waitAck(res *sipmsg.Response, cseq uint32, txAcks <-chan *sipmsg.
 	defer giveUp.Stop()
 	for {
 		select {
-		case n := <-c.acks:
-			if n == cseq {
-				return nil
-			}
-		case <-txAcks:
+		case <-acked:
+			return nil
+		case <-tx.Acks():
 			return nil
 		case <-retx.C:
-			if err := c.tx.Respond(res); err != nil {
+			if err := tx.Respond(res); err != nil {
 				c.Log.Debug("2xx retransmission", "error", err)
 			}
 			interval = min(2*interval, sipmsg.T2)
@@ -314,12 +331,15 @@ func (c *Call) readAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if cseq == c.req.CSeq().SeqNo && len(req.Body()) > 0 && c.ackBody == nil {
 		c.ackBody = req.Body()
 	}
+	if ch, ok := c.acks[cseq]; ok {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
 	c.mu.Unlock()
 	_ = c.dlg.ReadAck(req, tx)
-	select {
-	case c.acks <- cseq:
-	default:
-	}
 }
 
 func (c *Call) readBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
@@ -390,17 +410,19 @@ func (c *Call) readReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	c.reinvite = true
 	c.mu.Unlock()
-	defer func() {
+	done := func() {
 		c.mu.Lock()
 		c.reinvite = false
 		c.mu.Unlock()
-	}()
+	}
 	if err := c.dlg.ReadRequest(req, tx); err != nil {
+		done()
 		c.srv.respond(req, tx, 500, "Server Internal Error", sipmsg.NewHeader("Retry-After", "1"))
 		return
 	}
 	ans, code, reason := c.offerAnswer(req.Body())
 	if code != 200 {
+		done()
 		c.srv.respond(req, tx, code, reason)
 		return
 	}
@@ -415,10 +437,16 @@ func (c *Call) readReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.timer.addHeaders(res)
 	}
 	c.srv.metrics.response(200)
-	if err := tx.Respond(res); err != nil {
+	cseq := req.CSeq().SeqNo
+	acked := c.expectAck(cseq)
+	err := tx.Respond(res)
+	// The offer/answer is complete once the 2xx is out: a new re-INVITE may come as
+	// soon as the caller has sent its ACK, which can overtake this one's handling.
+	done()
+	if err != nil {
 		return
 	}
-	_ = c.waitAck(res, req.CSeq().SeqNo, tx.Acks())
+	_ = c.waitAck(tx, res, cseq, acked)
 }
 
 func (c *Call) readUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {

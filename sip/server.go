@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -50,10 +51,11 @@ type Server struct {
 	active    atomic.Int64
 	accepting atomic.Bool
 
-	udpConn net.PacketConn
-	tcpLn   net.Listener
-	addr    netip.AddrPort
-	wg      sync.WaitGroup
+	udpConn   net.PacketConn
+	tcpLn     net.Listener
+	addr      netip.AddrPort
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // Options are the collaborators of a Server.
@@ -202,24 +204,40 @@ func (s *Server) SetAccepting(ok bool) { s.accepting.Store(ok) }
 // Active is the number of calls between INVITE and their end.
 func (s *Server) Active() int { return int(s.active.Load()) }
 
-// Close stops listening and ends the transport and transaction layers. Calls in
-// progress see their context end with ErrShutdown; Close does not wait for them.
+// Close ends every call in progress (their context ends with ErrShutdown, and their
+// owners send BYE), waits up to two seconds for them to finish, then stops listening
+// and closes the transport and transaction layers.
 func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Shutdown is Close with the wait for calls bounded by ctx instead.
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.accepting.Store(false)
 	s.mu.Lock()
 	for _, c := range s.calls {
 		c.end(ErrShutdown)
 	}
 	s.mu.Unlock()
-	if s.ua != nil {
-		s.ua.Close()
+	for s.active.Load() > 0 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if s.udpConn != nil {
-		s.udpConn.Close()
-	}
-	if s.tcpLn != nil {
-		s.tcpLn.Close()
-	}
+	s.closeOnce.Do(func() {
+		if s.ua != nil {
+			s.ua.Close()
+		}
+		if s.udpConn != nil {
+			s.udpConn.Close()
+		}
+		if s.tcpLn != nil {
+			s.tcpLn.Close()
+		}
+	})
 	s.wg.Wait()
 	return nil
 }
