@@ -213,6 +213,7 @@ func (m *Manager) run(c *sip.Call) ending {
 	if err != nil {
 		m.pool.Release(conn)
 		if errors.Is(err, sip.ErrNoACK) {
+			m.hangup(c, 16, "no ACK") // RFC 3261 13.3.1.4: end the session with BYE
 			return ending{ev: event.Event{Side: event.SideEngine, Cause: "no ACK for the 200 OK"}, result: "failed"}
 		}
 		return m.unanswered(c)

@@ -299,12 +299,8 @@ func (c *Call) Hangup(ctx context.Context, q850 int, text string) error {
 	}
 	c.ended = true
 	c.mu.Unlock()
-	select {
-	case <-c.ctx.Done():
-		if !errors.Is(context.Cause(c.ctx), ErrSessionExpired) && !errors.Is(context.Cause(c.ctx), ErrShutdown) {
-			return ErrEnded // the caller ended it
-		}
-	default:
+	if cause := context.Cause(c.ctx); errors.Is(cause, ErrRemoteBye) || errors.Is(cause, ErrCanceled) {
+		return ErrEnded // the caller ended it
 	}
 	bye := sipmsg.NewRequest(sipmsg.BYE, c.dlg.InviteRequest.Contact().Address)
 	bye.AppendHeader(sipmsg.NewHeader("Reason", fmt.Sprintf("Q.850;cause=%d;text=%q", q850, text)))
