@@ -378,3 +378,34 @@ func inband(t *sip.Trunk, n media.Negotiated) bool {
 	}
 	return false
 }
+
+// EndOrphans ends, in the log, every call the log shows as live: at start-up those are
+// calls the previous run was serving when it died (kill -9, power loss). Without this
+// they would stay "live" forever and the live counts would not add up. It returns how
+// many it ended.
+func (m *Manager) EndOrphans() int {
+	ended := 0
+	for {
+		orphans := m.store.Calls().List(store.CallFilter{State: store.FilterActive, Limit: store.MaxListLimit})
+		if len(orphans) == 0 {
+			break
+		}
+		for _, rec := range orphans {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ev := event.Event{Type: event.CallEnded, Call: rec.ID, Time: m.clock.Now(),
+				Side: event.SideEngine, Cause: "engine restarted: the call was lost"}
+			err := m.store.Append(ctx, &ev)
+			cancel()
+			if err != nil {
+				m.log.Error("orphan call not ended in the log", "call_id", rec.ID, "error", err)
+				return ended
+			}
+			m.metrics.result("lost")
+			ended++
+		}
+	}
+	if ended > 0 {
+		m.log.Warn("calls lost by the previous run ended in the log", "calls", ended)
+	}
+	return ended
+}

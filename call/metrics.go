@@ -7,7 +7,7 @@ import (
 )
 
 // Metrics are the call counters. Results are a fixed set: completed, routed,
-// abandoned_in_menu, cancelled, rejected, not_found, failed.
+// abandoned_in_menu, cancelled, rejected, not_found, failed, lost (at a restart).
 type Metrics struct {
 	results *prometheus.CounterVec
 	active  atomic.Int64

@@ -106,6 +106,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mgr.EndOrphans()
 	sipSrv, err := sip.NewServer(cfg.SIP, mgr, sip.Options{Logger: log, Registry: reg})
 	if err != nil {
 		return err
