@@ -43,7 +43,8 @@ type Metrics struct {
 //	hotline_dtmf_events_total{via="rfc4733|info|inband"}
 //	hotline_rtp_pacing_jitter_seconds    how late each send was against its deadline
 //
-// It panics if the names are already registered on reg, like prometheus.MustRegister.
+// A nil reg leaves them unregistered. It panics if the names are already registered on
+// reg, like prometheus.MustRegister.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hotline_rtp_packets_dropped_total",
@@ -80,7 +81,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		event.ViaINFO:    m.dtmf.WithLabelValues(event.ViaINFO),
 		event.ViaInband:  m.dtmf.WithLabelValues(event.ViaInband),
 	}
-	reg.MustRegister(m.received, m.sent, m.lost, dropped, m.dtmf, m.jitter)
+	if reg != nil {
+		reg.MustRegister(m.received, m.sent, m.lost, dropped, m.dtmf, m.jitter)
+	}
 	return m
 }
 
