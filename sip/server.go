@@ -47,6 +47,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	calls map[string]*Call // by dialog ID (Call-ID, local tag, remote tag)
+	// agents holds the registrar and the outbound legs to SIP seats (outbound.go).
+	agents agentSide
 
 	active    atomic.Int64
 	accepting atomic.Bool
@@ -147,14 +149,15 @@ func (s *Server) Listen(ctx context.Context) error {
 		s.dialogUA[tr] = &sipgo.DialogUA{Client: s.client, ContactHDR: contact}
 		s.dialogUA[tr+"-nat"] = &sipgo.DialogUA{Client: s.client, ContactHDR: contact, RewriteContact: true}
 	}
-	s.srv.OnInvite(s.onInvite)
-	s.srv.OnAck(s.onAck)
-	s.srv.OnBye(s.onBye)
-	s.srv.OnCancel(s.onCancel)
-	s.srv.OnOptions(s.onOptions)
-	s.srv.OnInfo(s.onInfo)
-	s.srv.OnUpdate(s.onUpdate)
-	s.srv.OnNoRoute(s.onNoRoute)
+	s.srv.OnInvite(s.guard(s.outbound(s.onInvite)))
+	s.srv.OnAck(s.guard(s.outbound(s.onAck)))
+	s.srv.OnBye(s.guard(s.outbound(s.onBye)))
+	s.srv.OnCancel(s.guard(s.onCancel))
+	s.srv.OnOptions(s.guard(s.outbound(s.onOptions)))
+	s.srv.OnInfo(s.guard(s.outbound(s.onInfo)))
+	s.srv.OnUpdate(s.guard(s.outbound(s.onUpdate)))
+	s.srv.OnRegister(s.guard(s.onRegister))
+	s.srv.OnNoRoute(s.guard(s.onNoRoute))
 	if s.udpConn != nil {
 		s.wg.Go(func() { _ = s.srv.ServeUDP(s.udpConn) })
 	}
@@ -221,6 +224,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.end(ErrShutdown)
 	}
 	s.mu.Unlock()
+	s.endOutbound(ErrShutdown)
 	for s.active.Load() > 0 && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
@@ -255,6 +259,7 @@ func has(list []string, v string) bool {
 // final responses as RFC 3261 8.2.6.2 requires.
 func (s *Server) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason string, hdrs ...sipmsg.Header) {
 	res := sipmsg.NewResponseFromRequest(req, code, reason, nil)
+	res.SipVersion = "SIP/2.0" // not the request's: a 505 to SIP/7.0 is still SIP/2.0
 	if code >= 200 {
 		if to := res.To(); to != nil && to.Params != nil {
 			if _, ok := to.Params.Get("tag"); !ok {
@@ -327,6 +332,10 @@ func allowHeader() sipmsg.Header {
 func (s *Server) onNoRoute(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.metrics.request("other")
 	if req.IsAck() {
+		return
+	}
+	if !knownMethod(string(req.Method)) {
+		s.respond(req, tx, 501, "Not Implemented", allowHeader()) // RFC 3261 8.2.1
 		return
 	}
 	s.respond(req, tx, 405, "Method Not Allowed", allowHeader())
@@ -523,3 +532,41 @@ func (l levelShift) Handle(ctx context.Context, r slog.Record) error {
 }
 func (l levelShift) WithAttrs(a []slog.Attr) slog.Handler { return levelShift{l.h.WithAttrs(a)} }
 func (l levelShift) WithGroup(n string) slog.Handler      { return levelShift{l.h.WithGroup(n)} }
+
+func init() {
+	// sipgo refuses to send a UDP message longer than UDPMTUSize-200 bytes (1,300 by
+	// default). Our 200 OK copies the carrier's Via and Record-Route headers, and SBCs
+	// send INVITEs well past that: a refused 200 would be a call answered in silence.
+	// RFC 3261 18.1.1's size rule is for requests we originate, and responses must
+	// go back over the transport the request came on, so lift the limit to what a UDP
+	// datagram carries; the read buffer (TransportBufferReadSize) is 65,535 already.
+	sipmsg.UDPMTUSize = 65535
+}
+
+// guard applies checkMessage to requests that came over a stream transport: the UDP
+// read filter sees whole datagrams, but over TCP it sees pieces of the stream, so the
+// check runs here on the parsed request instead (the cost of re-serialising it is
+// paid by TCP requests only).
+func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if strings.EqualFold(req.Transport(), "udp") {
+			h(req, tx)
+			return
+		}
+		p := checkMessage([]byte(req.String()))
+		if p.code == 0 {
+			h(req, tx)
+			return
+		}
+		s.metrics.malformed.Inc()
+		s.log.Info("malformed SIP request refused", "source", req.Source(), "transport", req.Transport(), "code", p.code, "reason", p.reason)
+		if req.IsAck() {
+			return
+		}
+		var hdrs []sipmsg.Header
+		if p.extra[0] != "" {
+			hdrs = append(hdrs, sipmsg.NewHeader(p.extra[0], p.extra[1]))
+		}
+		s.respond(req, tx, p.code, p.phrase(), hdrs...)
+	}
+}
