@@ -19,15 +19,17 @@ const (
 // with NewMetrics and hand it to every SessionConfig; a nil *Metrics records
 // nothing. Its methods are safe for concurrent use.
 type Metrics struct {
-	received  prometheus.Counter
-	sent      prometheus.Counter
-	lost      prometheus.Counter
-	foreign   prometheus.Counter
-	malformed prometheus.Counter
-	wrongPT   prometheus.Counter
-	dtmf      *prometheus.CounterVec
-	dtmfVia   map[string]prometheus.Counter // pre-resolved children of dtmf
-	jitter    prometheus.Histogram
+	received   prometheus.Counter
+	sent       prometheus.Counter
+	lost       prometheus.Counter
+	foreign    prometheus.Counter
+	malformed  prometheus.Counter
+	wrongPT    prometheus.Counter
+	forwarded  prometheus.Counter
+	transcoded prometheus.Counter
+	dtmf       *prometheus.CounterVec
+	dtmfVia    map[string]prometheus.Counter // pre-resolved children of dtmf
+	jitter     prometheus.Histogram
 
 	// lateHook, when set (tests and benchmarks only, before any session starts),
 	// receives every pacing lateness next to the histogram.
@@ -37,7 +39,9 @@ type Metrics struct {
 // NewMetrics creates the RTP and DTMF metrics and registers them on reg:
 //
 //	hotline_rtp_packets_received_total   packets accepted from the latched source
-//	hotline_rtp_packets_sent_total       packets sent
+//	hotline_rtp_packets_sent_total       packets sent (paced and forwarded)
+//	hotline_rtp_packets_forwarded_total  packets a bridge forwarded from one leg out of another
+//	hotline_rtp_packets_transcoded_total forwarded audio packets converted between u-law and A-law
 //	hotline_rtp_packets_lost_total       packets missing from the sequence-number space
 //	hotline_rtp_packets_dropped_total{reason="foreign_source|malformed|wrong_payload"}
 //	hotline_dtmf_events_total{via="rfc4733|info|inband"}
@@ -63,6 +67,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hotline_rtp_packets_lost_total",
 			Help: "RTP packets never received, from gaps in the sequence numbers.",
 		}),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_rtp_packets_forwarded_total",
+			Help: "RTP packets a bridge forwarded from one leg out of another.",
+		}),
+		transcoded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_rtp_packets_transcoded_total",
+			Help: "Forwarded RTP audio packets converted between u-law and A-law.",
+		}),
 		foreign:   dropped.WithLabelValues(dropForeign),
 		malformed: dropped.WithLabelValues(dropMalformed),
 		wrongPT:   dropped.WithLabelValues(dropWrongPT),
@@ -82,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		event.ViaInband:  m.dtmf.WithLabelValues(event.ViaInband),
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.sent, m.lost, dropped, m.dtmf, m.jitter)
+		reg.MustRegister(m.received, m.sent, m.lost, m.forwarded, m.transcoded, dropped, m.dtmf, m.jitter)
 	}
 	return m
 }
@@ -113,6 +125,19 @@ func (m *Metrics) packetSent(late time.Duration) {
 	m.jitter.Observe(late.Seconds())
 	if m.lateHook != nil {
 		m.lateHook(late)
+	}
+}
+
+// packetForwarded counts one packet sent by a bridge (not a paced send: no
+// jitter observation).
+func (m *Metrics) packetForwarded(transcoded bool) {
+	if m == nil {
+		return
+	}
+	m.sent.Inc()
+	m.forwarded.Inc()
+	if transcoded {
+		m.transcoded.Inc()
 	}
 }
 

@@ -22,7 +22,8 @@ var (
 	ErrRTPTimeout = errors.New("media: no RTP received within the timeout")
 	// ErrSessionClosed is returned by Play when the session ends while it plays.
 	ErrSessionClosed = errors.New("media: session closed")
-	// ErrPlayPreempted is returned by Play when another Play replaced its source.
+	// ErrPlayPreempted is returned by Play when another Play replaced its source,
+	// or when Bridge put the session in a bridge.
 	ErrPlayPreempted = errors.New("media: play replaced by another")
 )
 
@@ -76,12 +77,16 @@ type Stats struct {
 	WrongPayload  uint64         // packets dropped for an unexpected payload type
 	DigitsDropped uint64         // digits lost because nobody read Digits in time
 	Skipped       uint64         // frames not sent because the pacer fell behind (timestamps still advanced)
+	Forwarded     uint64         // packets sent that a bridge forwarded from another leg (counted in PacketsOut too)
+	Transcoded    uint64         // forwarded audio packets converted between u-law and A-law
 	Source        netip.AddrPort // the latched source; invalid until latched
 }
 
 // Session is one RTP leg on one UDP socket: it paces outgoing audio every ptime and
 // reads incoming RTP on one goroutine, passing audio to the tap and the in-band
-// detector and telephone-events to the Digits channel. Its methods are safe for
+// detector and telephone-events to the Digits channel. In a bridge (see Bridge) its
+// reader also forwards what it accepts to the other leg, and its outgoing stream
+// carries what the other leg forwards (WritePacket). Its methods are safe for
 // concurrent use.
 type Session struct {
 	conn    *net.UDPConn
@@ -124,6 +129,15 @@ type Session struct {
 	sentLast bool // a packet went out at the previous tick
 	talking  bool // that packet came from a Source
 	sendBuf  []byte
+	bridge   *Bridged // the bridge feeding the outgoing stream; nil: the pacer owns it
+	fwd      fwdState // how forwarded packets are renumbered
+	last     sentMark // the newest packet sent
+	resync   bool     // the pacer's next packet continues from last, not from ts
+
+	// The reader's forwarding target: guarded by fwdMu, which the reader holds
+	// while it writes, so that forwardTo(nil) waits for a write in progress.
+	fwdMu sync.Mutex
+	fwdTo PacketWriter
 
 	pace paceState // owned by the pacer shard
 
@@ -135,12 +149,13 @@ type Session struct {
 	loss    lossTracker
 	emit    func(Digit)
 	det     *InbandDetector
+	fwdPkt  Packet
 
 	// Counters, read by Stats.
 	packetsIn, packetsOut, bytesIn, bytesOut atomic.Uint64
 	lost, foreign, late                      atomic.Uint64
 	malformed, wrongPT, digitsDropped        atomic.Uint64
-	skipped                                  atomic.Uint64
+	skipped, forwarded, transcoded           atomic.Uint64
 }
 
 // play is one active Play call.
@@ -264,7 +279,9 @@ func (s *Session) Tap(fn func(pcm []int16)) {
 // again. Sequence numbers and timestamps continue across sources; the first packet
 // of a Play that follows silence carries the marker bit. While the session does not
 // send (on hold) the source is still consumed in real time but nothing goes out.
-// Between Plays the session sends silence.
+// Between Plays the session sends silence, or, in a bridge, what the other leg
+// forwards: a Play on a bridged session takes precedence over forwarding into it
+// while it runs (hold audio), and Bridge ends a Play that runs when it starts.
 func (s *Session) Play(ctx context.Context, src Source) error {
 	p := &play{src: src, done: make(chan struct{})}
 	s.mu.Lock()
@@ -329,7 +346,8 @@ func (s *Session) Update(remote netip.AddrPort, codec Codec, dtmf uint8, sends, 
 }
 
 // Close ends the session: it stops the goroutines, gives the socket back to the
-// pool (or closes it) and closes Done. It is idempotent and returns nil.
+// pool (or closes it), ends its bridge if it is in one (the other leg goes back to
+// pacing and keeps running) and closes Done. It is idempotent and returns nil.
 func (s *Session) Close() error {
 	s.stop(nil)
 	s.readerWG.Wait()
@@ -346,12 +364,16 @@ func (s *Session) stop(err error) {
 		return
 	}
 	s.closed, s.err = true, err
+	br := s.bridge
 	close(s.stopped)
 	s.mu.Unlock()
 	if s.pool != nil {
 		s.pool.Release(s.conn)
 	} else {
 		_ = s.conn.Close()
+	}
+	if br != nil {
+		br.end()
 	}
 }
 
@@ -375,6 +397,8 @@ func (s *Session) Stats() Stats {
 		WrongPayload:  s.wrongPT.Load(),
 		DigitsDropped: s.digitsDropped.Load(),
 		Skipped:       s.skipped.Load(),
+		Forwarded:     s.forwarded.Load(),
+		Transcoded:    s.transcoded.Load(),
 		Source:        src,
 	}
 }
@@ -424,6 +448,14 @@ func (s *Session) tick(p *pacer) bool {
 		}
 	}
 	if !fromSource {
+		if s.bridge != nil {
+			// A bridge feeds the outgoing stream: no silence of the pacer's own
+			// goes out between forwarded packets, only a Play.
+			s.sentLast, s.talking = false, false
+			s.resync = true
+			s.mu.Unlock()
+			return true
+		}
 		fill(payload, SilenceByte(s.codec))
 	}
 
@@ -433,6 +465,12 @@ func (s *Session) tick(p *pacer) bool {
 		s.ts += uint32(s.samples)
 		s.mu.Unlock()
 		return true
+	}
+	if s.resync {
+		// Forwarded packets went out since the pacer's last one: continue from the
+		// newest packet sent by the time elapsed since.
+		s.ts = s.resumeTS(s.pace.next - s.ptime)
+		s.resync = false
 	}
 	h := rtp.Header{
 		Version:        2,
@@ -447,8 +485,10 @@ func (s *Session) tick(p *pacer) bool {
 		return true
 	}
 	s.seq++
+	s.last = sentMark{ok: true, ts: s.ts, span: uint32(s.samples), at: s.pace.next - s.ptime}
 	s.ts += uint32(s.samples)
 	s.sentLast, s.talking = true, fromSource
+	s.fwd.anchored = false // forwarding after this packet is a switch
 	pkt := s.sendBuf[:rtpHeaderSize+s.samples]
 	late = p.now() - (s.pace.next - s.ptime)
 	_, err := s.conn.WriteToUDPAddrPort(pkt, dst)
@@ -509,7 +549,10 @@ func (s *Session) readLoop() {
 	}
 }
 
-// receive handles one datagram from the reader goroutine. It allocates nothing.
+// receive handles one datagram from the reader goroutine: accepted packets are
+// forwarded to the bridge's writer (if any), then decoded for the tap and the
+// in-band detector, or decoded as telephone-events for Digits. It allocates
+// nothing.
 func (s *Session) receive(b []byte, from netip.AddrPort) {
 	s.mu.Lock()
 	source, remote := s.source, s.remote
@@ -570,6 +613,9 @@ func (s *Session) receive(b []byte, from netip.AddrPort) {
 			s.metrics.dropped(dropMalformed)
 			return
 		}
+		if !dup {
+			s.forward(codec, true)
+		}
 		if ok {
 			s.deliver(d)
 		}
@@ -578,6 +624,7 @@ func (s *Session) receive(b []byte, from netip.AddrPort) {
 	if dup {
 		return
 	}
+	s.forward(codec, false)
 	tap := s.tap.Load()
 	if tap == nil && s.det == nil {
 		return
