@@ -21,6 +21,9 @@ type Options struct {
 	Ready func() error
 	// Gatherer is the metrics registry /metrics exposes.
 	Gatherer prometheus.Gatherer
+	// Sessions, when set, serves POST /api/v1/login and /logout and guards the
+	// endpoints that need a logged-in agent or supervisor.
+	Sessions *Sessions
 	Logger   *slog.Logger
 }
 
@@ -37,6 +40,15 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.HandleFunc("GET /api/v1/calls", a.listCalls)
 	mux.HandleFunc("GET /api/v1/calls/{id}", a.getCall)
+	if o.Sessions != nil {
+		mux.HandleFunc("POST /api/v1/login", o.Sessions.handleLogin)
+		mux.HandleFunc("POST /api/v1/logout", o.Sessions.requireAuth(o.Sessions.handleLogout))
+		mux.HandleFunc("GET /api/v1/me", o.Sessions.requireAuth(func(w http.ResponseWriter, r *http.Request) {
+			sess, _ := SessionFrom(r.Context())
+			sess.Token = ""
+			writeJSON(w, http.StatusOK, sess)
+		}))
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
