@@ -153,7 +153,10 @@ func (l *leg) reoffer(origin *media.Origin, local netip.AddrPort) func([]byte) (
 		if err != nil {
 			return nil, &sip.RejectError{Code: 488, Reason: "Not Acceptable Here", Err: err}
 		}
-		held := !neg.Direction.Receives() || !neg.Remote.IsValid()
+		// The caller holds when it stops receiving from us: its sendonly or inactive
+		// makes our direction recvonly or inactive (RFC 3264 8.4), and the old style
+		// c=0.0.0.0 leaves no address to send to. neg.Direction is ours.
+		held := !neg.Direction.Sends() || !neg.Remote.IsValid()
 		l.sess.Update(neg.Remote, neg.Codec, neg.DTMF, neg.Direction.Sends(), neg.Direction.Receives())
 		if held != l.held {
 			l.held = held

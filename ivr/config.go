@@ -160,8 +160,8 @@ type Say struct {
 
 // Defaults applied where a field is zero.
 const (
-	DefaultTimeout    = 5 * time.Second
-	DefaultMessageMax = 120 * time.Second
+	DefaultTimeout    = 5 * time.Second   // Collect.Timeout
+	DefaultMessageMax = 120 * time.Second // Message.Max
 )
 
 func (c *Collect) max() int {

@@ -339,15 +339,19 @@ func (c *Call) readAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 func (c *Call) readBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	c.end(ErrRemoteBye)
 	c.mu.Lock()
 	c.ended = true
 	c.mu.Unlock()
 	c.srv.metrics.response(200)
+	// Answer before ending the call's context: its end lets the call goroutine
+	// finish, and when that was the last call of a draining engine the transport
+	// closes and the 200 would never leave; the caller would retransmit its BYE
+	// into silence until its timer B fires.
 	if err := c.dlg.ReadBye(req, tx); err != nil {
 		// CSeq lower than the INVITE's: still end the call, answer 200 anyway.
 		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	}
+	c.end(ErrRemoteBye)
 }
 
 func (c *Call) readInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
