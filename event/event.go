@@ -22,16 +22,23 @@ const (
 	MenuRouted  Type = "menu.routed"  // Queue, Skill, Priority, Language
 	MenuMessage Type = "menu.message" // File, Duration (a message left in the menu)
 
-	// Queues, offers and agents (the ACD issue fills these in).
-	QueueJoined   Type = "queue.joined"
-	QueueLeft     Type = "queue.left"
-	OfferMade     Type = "offer.made"
-	OfferAccepted Type = "offer.accepted"
-	OfferRejected Type = "offer.rejected"
-	OfferTimedOut Type = "offer.timed_out"
-	AgentState    Type = "agent.state"
-	AgentLogin    Type = "agent.login"
-	AgentLogout   Type = "agent.logout"
+	// Queues, offers and agents (written by the acd matcher). Duration in QueueLeft is
+	// the call's wait in that queue; Estimate in QueueJoined is the wait predicted at
+	// joining, so the estimate's error is a fold over the log.
+	QueueJoined       Type = "queue.joined"       // Queue, Skill, Priority, Caller, Estimate
+	QueueLeft         Type = "queue.left"         // Queue, Reason (answered, abandoned, timed_out, full), Duration, Caller, Agent (answered)
+	QueueOverflowed   Type = "queue.overflowed"   // Queue, Reason (wait, estimate, no-primary): the backup pool may take the call
+	QueueWidened      Type = "queue.widened"      // Queue, Level (the minimum skill level the call now accepts)
+	CallbackScheduled Type = "callback.scheduled" // Queue, Caller, Reason (requested, timed_out, full): the entry keeps its place
+	OfferMade         Type = "offer.made"         // Agent, Queue, Pool, Reason (ring-all: one of several; callback: dial the caller)
+	OfferAccepted     Type = "offer.accepted"     // Agent, Queue
+	OfferRejected     Type = "offer.rejected"     // Agent, Queue
+	OfferTimedOut     Type = "offer.timed_out"    // Agent, Queue
+	OfferWithdrawn    Type = "offer.withdrawn"    // Agent, Queue, Reason (abandoned, logout, endpoint-gone, answered-elsewhere)
+	AgentState        Type = "agent.state"        // Agent, State, Reason (not-ready reason code)
+	AgentLogin        Type = "agent.login"        // Agent, Pool
+	AgentLogout       Type = "agent.logout"       // Agent, Reason (logout, endpoint-gone)
+	CountersReset     Type = "acd.counters_reset" // (no fields): queue and agent counters start again (a new day)
 
 	// Site roles (the failover issue).
 	SiteRole Type = "site.role"
@@ -41,6 +48,7 @@ const (
 const (
 	SideCaller = "caller" // the citizen (or the carrier) hung up
 	SideEngine = "engine" // we ended the call (menu goodbye, timeout, shutdown)
+	SideAgent  = "agent"  // the agent hung up
 )
 
 // DTMF sources recorded in MenuInput.Via and used as a metric label.
@@ -75,6 +83,10 @@ type Event struct {
 	Skill    string `json:"skill,omitempty"`
 	Priority int    `json:"priority,omitempty"`
 	Language string `json:"language,omitempty"`
+	Pool     string `json:"pool,omitempty"`  // agent pool: primary, backup
+	Level    int    `json:"level,omitempty"` // minimum skill level a queued call accepts (QueueWidened)
+	// Estimate is the wait predicted for a call when it joined a queue.
+	Estimate time.Duration `json:"estimate,omitempty"`
 
 	File     string        `json:"file,omitempty"`
 	Duration time.Duration `json:"duration,omitempty"`

@@ -1,0 +1,117 @@
+package acd
+
+import "fmt"
+
+// CommandKind says what a Command does.
+type CommandKind uint8
+
+// The commands. Each lists the Command fields it reads.
+const (
+	// CmdEnqueue puts a call in a queue (Call, Queue, Priority, Caller). With
+	// Callback set it joins as a callback request (a call abandoned earlier that is
+	// to be called back).
+	CmdEnqueue CommandKind = iota + 1
+	// CmdHangup says the call is over for the ACD (Call): waiting or ringing it is
+	// abandoned (ringing agents are withdrawn and become ready again); answered, its
+	// agent goes to wrap-up. Ignored for a callback request waiting its turn.
+	CmdHangup
+	// CmdCallback turns a waiting call into a callback request that keeps its place
+	// (Call, Caller: the number to dial, empty keeps the caller id). The caller may
+	// then hang up.
+	CmdCallback
+	// CmdLogin logs an agent in (Agent, State: Ready, or NotReady with Reason;
+	// default not-ready "login").
+	CmdLogin
+	// CmdLogout logs an agent out (Agent). A ringing offer is withdrawn and the call
+	// goes back to its place; an agent on a call must hang up first.
+	CmdLogout
+	// CmdSetState sets an agent ready or not-ready (Agent, State, Reason). From
+	// wrap-up it ends wrap-up early. Not-ready asked for during a call applies when
+	// the wrap-up ends.
+	CmdSetState
+	// CmdAccept: the agent answered the offer (Call, Agent).
+	CmdAccept
+	// CmdReject: the agent declined the offer, or its phone was busy (Call, Agent).
+	// The agent becomes not-ready "rejected" (so the call does not bounce straight
+	// back to them) and the call returns to its place.
+	CmdReject
+	// CmdConnected: ring-all only; the winner's media is connected, so the others stop
+	// ringing (Call).
+	CmdConnected
+	// CmdEndpointGone: the agent's browser or phone disappeared (Agent). The agent is
+	// logged out whatever it was doing; a ringing offer is withdrawn, and a call in
+	// progress is detached from the ACD (the call package ends it).
+	CmdEndpointGone
+	// CmdResetCounters starts the counters again (a new day); nobody's state changes.
+	CmdResetCounters
+)
+
+var commandNames = []string{"", "enqueue", "hangup", "callback", "login", "logout", "set-state",
+	"accept", "reject", "connected", "endpoint-gone", "reset-counters"}
+
+// String returns the command's name.
+func (k CommandKind) String() string {
+	if int(k) < len(commandNames) && k != 0 {
+		return commandNames[k]
+	}
+	return fmt.Sprintf("CommandKind(%d)", uint8(k))
+}
+
+// Command is one input to the Router: a call or agent event from the call package or
+// the web layer.
+type Command struct {
+	Kind     CommandKind
+	Call     string
+	Agent    string
+	Queue    string
+	Caller   string // the citizen's number (to call back)
+	Priority int    // higher is more urgent
+	State    AgentState
+	Reason   string
+	Callback bool // Enqueue: join as a callback request
+}
+
+// ActionKind says what an Action asks for.
+type ActionKind uint8
+
+// The actions.
+const (
+	// ActOffer: ring the call at Agents (several for ring-all). With Callback set the
+	// caller is gone: once an agent accepts, dial Number and bridge them.
+	ActOffer ActionKind = iota + 1
+	// ActWithdraw: stop ringing the call at Agents (Reason says why). Whoever answers
+	// after this gets ErrNoOffer from Accept and must drop the leg.
+	ActWithdraw
+	// ActMoved: the call left its queue by rule and now waits in Queue (play that
+	// queue's hold audio).
+	ActMoved
+	// ActExit: the call left the ACD by rule (Reason: message, the caller may leave a
+	// voice message; callback, tell the caller they will be called back and hang up).
+	ActExit
+)
+
+// Action is one output of the Router, for the call package and the agents'
+// endpoints.
+type Action struct {
+	Kind     ActionKind
+	Call     string
+	Agents   []string
+	Queue    string
+	Number   string // ActOffer with Callback: the number to dial
+	Callback bool
+	Reason   string
+}
+
+// Sink receives the Router's actions. Act is called on the matcher's goroutine and
+// must not block: the implementation buffers (for example a channel per call and a
+// send queue per agent connection, dropping to a log when full) and must not call
+// back into the Matcher synchronously. Router tests use a slice.
+type Sink interface {
+	Act(Action)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Action)
+
+// Act calls f(a).
+func (f SinkFunc) Act(a Action) { f(a) }
