@@ -49,6 +49,10 @@ type AgentConfig struct {
 	Skills map[string]int `yaml:"skills"`
 	// Endpoint is how the agent is reached.
 	Endpoint Endpoint `yaml:"endpoint"`
+	// SIPHA1 holds, for a SIP seat with its own password, the digest HA1 per
+	// algorithm ("MD5", "SHA-256"): the hash of "id:realm:password" that SIP digest
+	// needs (sip.HA1 computes it). Seats with the lab password need none.
+	SIPHA1 map[string]string `yaml:"sip_ha1"`
 }
 
 // Endpoint is how an offer reaches an agent.

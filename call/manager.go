@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline12345/hotline/acd"
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/internal/clock"
 	"github.com/hotline12345/hotline/ivr"
@@ -34,9 +35,16 @@ type Manager struct {
 	clock   clock.Clock
 	dataDir string
 
+	matcher   *acd.Matcher
+	endpoints map[string]acd.Endpoint
+
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	draining bool
+	dialer   Dialer
+	locator  Locator
+	inbox    map[string]chan acd.Action // by call id: the ACD's actions for the call
+	seats    chan seatChange
 }
 
 var _ sip.Handler = (*Manager)(nil)
@@ -52,6 +60,9 @@ type Deps struct {
 	Clock    clock.Clock
 	// MessagesDir is where messages left in the menu are written.
 	MessagesDir string
+	// Agents are the seats of the ACD; with none, routed callers hear the hold audio
+	// until they hang up.
+	Agents acd.Config
 }
 
 // NewManager validates cfg (the menu and queues are validated by the caller with the
@@ -78,7 +89,41 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 	for _, q := range d.Queues {
 		m.queues[q.Name] = q
 	}
+	m.inbox = map[string]chan acd.Action{}
+	m.seats = make(chan seatChange, 1024)
+	m.endpoints = map[string]acd.Endpoint{}
+	if len(d.Agents.Agents) > 0 {
+		for _, a := range d.Agents.Agents {
+			m.endpoints[a.ID] = a.Endpoint
+		}
+		router, err := acd.NewRouter(d.Queues, d.Agents, acd.Deps{Clock: d.Clock, Sink: m, Emit: m.emitACD})
+		if err != nil {
+			return nil, err
+		}
+		m.matcher = acd.NewMatcher(router)
+	}
 	return m, nil
+}
+
+// Start runs the ACD matcher until ctx ends.
+func (m *Manager) Start(ctx context.Context) {
+	if m.matcher != nil {
+		go func() { _ = m.matcher.Run(ctx) }()
+		go m.applySeats(ctx)
+	}
+}
+
+// ACD is the matcher the web layer changes agent states through; nil without agents.
+func (m *Manager) ACD() *acd.Matcher { return m.matcher }
+
+// emitACD writes the matcher's events to the log. It runs on the matcher's goroutine:
+// the journal append is one write(2), never an fsync.
+func (m *Manager) emitACD(ev event.Event) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.store.Append(ctx, &ev); err != nil {
+		m.log.Error("ACD event not stored", "type", string(ev.Type), "error", err)
+	}
 }
 
 func asErrors(fe []FieldError) []error {
@@ -260,16 +305,30 @@ func (m *Manager) run(c *sip.Call) ending {
 		Clock: m.clock, Logger: c.Log,
 		Emit: func(ev event.Event) { m.emit(c, ev) },
 	})
+	answered := false
 	if err == nil && res.Action == ivr.ActionRoute {
 		c.Log.Info("routed", "queue", res.Route.Queue, "skill", res.Route.Skill, "priority", res.Route.Priority, "language", res.Route.Language, "digits", res.Digits)
-		err = m.hold(ctx, sess, res.Route)
+		err = m.queueCall(ctx, c, sess, neg, res.Route, &answered)
+		if errors.Is(err, errNoAgents) {
+			err = m.hold(ctx, sess, res.Route)
+		}
 	}
 	if err == nil {
 		// The menu said goodbye.
 		m.hangup(c, 16, "menu ended")
 		return ending{ev: event.Event{Side: event.SideEngine, Cause: "menu ended", Code: 200}, result: "completed"}
 	}
-	return m.ended(c, context.Cause(ctx), res)
+	cause := context.Cause(ctx)
+	if errors.Is(err, errAgentHungUp) {
+		cause = err
+	}
+	end := m.ended(c, cause, res)
+	if answered {
+		end.result = "answered"
+	} else if end.result == "routed" && m.matcher != nil {
+		end.result = "abandoned_in_queue"
+	}
+	return end
 }
 
 // hold plays the queue's hold audio until the call ends (the ACD takes it from here
@@ -307,6 +366,9 @@ func (m *Manager) ended(c *sip.Call, cause error, res ivr.Result) ending {
 		result = "routed"
 	}
 	switch {
+	case errors.Is(cause, errAgentHungUp):
+		m.hangup(c, 16, "agent hung up")
+		return ending{ev: event.Event{Side: event.SideAgent, Cause: "agent hung up", Code: 200}, result: result}
 	case errors.Is(cause, sip.ErrRemoteBye):
 		return ending{ev: event.Event{Side: event.SideCaller, Cause: "caller hung up", Code: 200}, result: result}
 	case errors.Is(cause, media.ErrRTPTimeout):

@@ -6,8 +6,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the call counters. Results are a fixed set: completed, routed,
-// abandoned_in_menu, cancelled, rejected, not_found, failed, lost (at a restart).
+// Metrics are the call counters. Results are a fixed set: completed (the menu said
+// goodbye), routed (held with no ACD), answered (talked to an agent),
+// abandoned_in_menu, abandoned_in_queue, cancelled, rejected, not_found, failed, lost
+// (at a restart).
 type Metrics struct {
 	results *prometheus.CounterVec
 	active  atomic.Int64

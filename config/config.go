@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/hotline12345/hotline/acd"
 	"github.com/hotline12345/hotline/call"
 	"github.com/hotline12345/hotline/ivr"
 	"github.com/hotline12345/hotline/queue"
@@ -42,6 +44,12 @@ type Config struct {
 	Call call.Config `yaml:",inline"`
 	// Queues are the desks callers are routed to.
 	Queues []queue.Config `yaml:"queues"`
+	// Agents are the seats (key agents); left out, the demo's 1001-1200 (primary,
+	// WebRTC) and 2001-2050 (backup, SIP phones).
+	Agents acd.Config `yaml:",inline"`
+	// LabPassword is the password of every agent whose password_hash is empty. The
+	// engine refuses to listen on anything but loopback while one such agent exists.
+	LabPassword string `yaml:"lab_password"`
 	// IVR is the voice menu; nil means the embedded 12345 menu.
 	IVR *ivr.Config `yaml:"ivr"`
 	// Prompts is a folder of the operator's own prompts (zh/, en/, common/) that
@@ -105,6 +113,9 @@ func Parse(file string, data []byte, base *Config) (Config, error) {
 	// those numbers only).
 	if keyNode(root.Content[0], "numbers") != nil {
 		c.Call.Numbers = nil
+	}
+	if base == nil && keyNode(root.Content[0], "agents") == nil {
+		c.Agents = acd.Default()
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -193,6 +204,19 @@ func (c *Config) Validate(prompts ivr.Catalog) error {
 	for _, e := range queue.Validate(c.Queues, inAll) {
 		add(e.Path, e.Msg)
 	}
+	for _, e := range c.Agents.Validate(c.Queues) {
+		add(e.Path, e.Msg)
+	}
+	if c.LabPassword == "" {
+		c.LabPassword = "hotline-lab"
+	}
+	if lab := c.labAccounts(); lab > 0 {
+		for _, addr := range []struct{ key, v string }{{"sip.listen", c.SIP.Listen}, {"http.listen", c.HTTP.Listen}} {
+			if _, _, err := net.SplitHostPort(addr.v); err == nil && !loopback(addr.v) {
+				add(addr.key, fmt.Sprintf("%d agents still have the lab password: give each a password_hash before listening on %s", lab, addr.v))
+			}
+		}
+	}
 	queues := func(name string) bool {
 		return slices.ContainsFunc(c.Queues, func(q queue.Config) bool { return q.Name == name })
 	}
@@ -210,6 +234,33 @@ func (c *Config) Validate(prompts ivr.Catalog) error {
 		return &Invalid{Problems: probs}
 	}
 	return nil
+}
+
+// labAccounts counts the agents with no password of their own.
+func (c *Config) labAccounts() int {
+	n := 0
+	for _, a := range c.Agents.Agents {
+		if a.PasswordHash == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// LabAccounts is how many agents log in with the lab password.
+func (c *Config) LabAccounts() int { return c.labAccounts() }
+
+// loopback reports whether host:port names a loopback address (or localhost).
+func loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Menu returns the configured menu, or the embedded default.

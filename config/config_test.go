@@ -156,3 +156,25 @@ func FuzzParse(f *testing.F) {
 		_ = c.Validate(cat)
 	})
 }
+
+func TestLabPasswordOnlyOnLoopback(t *testing.T) {
+	base := Default()
+	c, err := Parse("f.yaml", []byte("sip:\n  listen: 0.0.0.0:5060\n"), &base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate(embedded(t))
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: sip.listen: 250 agents still have the lab password") {
+		t.Fatalf("want a refusal naming sip.listen, got %v", err)
+	}
+	c, err = Parse("f.yaml", []byte("sip:\n  listen: 0.0.0.0:5060\nhttp:\n  listen: 10.1.2.3:80\nagents:\n  - {id: \"1\", password_hash: x, skills: {call-taking: 5}}\n"), &base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(embedded(t)); err != nil {
+		t.Fatalf("agents with their own passwords may listen anywhere: %v", err)
+	}
+	if len(c.Agents.Agents) != 1 {
+		t.Fatalf("agents given in the file must replace the demo's: %d", len(c.Agents.Agents))
+	}
+}

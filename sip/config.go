@@ -29,6 +29,8 @@ type Config struct {
 	MinSE time.Duration `yaml:"min_se"`
 	// Trunks are the carriers (and test peers) allowed to send calls.
 	Trunks []Trunk `yaml:"trunks"`
+	// Registrar is how SIP seats (backup agents' phones) register.
+	Registrar RegistrarConfig `yaml:"registrar"`
 }
 
 // Trunk is one carrier connection. A request is admitted when its source address is in
@@ -65,6 +67,7 @@ func Default() Config {
 		MaxCalls:   4000,
 		RetryAfter: 30 * time.Second,
 		MinSE:      90 * time.Second,
+		Registrar:  DefaultRegistrar(),
 		Trunks: []Trunk{{
 			Name:       "local",
 			Networks:   []string{"127.0.0.0/8", "::1/128"},
@@ -168,6 +171,12 @@ func (c *Config) Validate() []FieldError {
 	}
 	if len(c.Trunks) == 0 {
 		add("trunks", "no trunk: nobody could call")
+	}
+	if c.Registrar.Realm == "" {
+		c.Registrar.Realm = c.Realm
+	}
+	for _, e := range c.Registrar.Validate() {
+		errs = append(errs, FieldError{Path: "registrar." + e.Path, Msg: e.Msg})
 	}
 	return errs
 }

@@ -21,6 +21,8 @@ type Options struct {
 	Ready func() error
 	// Gatherer is the metrics registry /metrics exposes.
 	Gatherer prometheus.Gatherer
+	// ACD, when set, serves the queues and agents API.
+	ACD ACD
 	// Sessions, when set, serves POST /api/v1/login and /logout and guards the
 	// endpoints that need a logged-in agent or supervisor.
 	Sessions *Sessions
@@ -48,6 +50,13 @@ func Handler(o Options) http.Handler {
 			sess.Token = ""
 			writeJSON(w, http.StatusOK, sess)
 		}))
+	}
+	if o.ACD != nil {
+		mux.HandleFunc("GET /api/v1/queues", a.queues)
+		mux.HandleFunc("GET /api/v1/agents", a.agents)
+		if o.Sessions != nil {
+			mux.HandleFunc("POST /api/v1/agents/{id}/state", o.Sessions.requireAuth(a.setState))
+		}
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)

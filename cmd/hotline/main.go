@@ -101,16 +101,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	mgr, err := call.NewManager(cfg.Call, call.Deps{
 		Menu: cfg.Menu(), Queues: cfg.Queues, Prompts: prompts, Store: st,
-		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data),
+		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
 	})
 	if err != nil {
 		return err
 	}
 	mgr.EndOrphans()
+	// The ACD runs until the calls have drained, not only until the first signal.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	mgr.Start(runCtx)
+
+	accounts := web.NewAccounts(cfg.Agents.Agents, cfg.LabPassword, cfg.SIP.Registrar.Realm)
+	registrar, err := sip.NewRegistrar(cfg.SIP.Registrar, accounts.HA1, sip.RegistrarOptions{
+		Logger: log, OnReachable: mgr.SeatReachable,
+	})
+	if err != nil {
+		return err
+	}
+	defer registrar.Close()
 	sipSrv, err := sip.NewServer(cfg.SIP, mgr, sip.Options{Logger: log, Registry: reg})
 	if err != nil {
 		return err
 	}
+	sipSrv.SetRegistrar(registrar)
+	mgr.Attach(sipSrv, registrar)
 	if err := sipSrv.Listen(ctx); err != nil {
 		return err
 	}
@@ -122,7 +137,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	httpSrv := &http.Server{
 		Handler: web.Handler(web.Options{
-			Calls: st.Calls(), Gatherer: reg, Logger: log,
+			Calls: st.Calls(), Gatherer: reg, Logger: log, ACD: acdOf(mgr),
+			Sessions: web.NewSessions(accounts, nil, 0),
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")
@@ -145,6 +161,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  calls     %s/api/v1/calls\n", base)
 	fmt.Fprintf(stdout, "  metrics   %s/metrics\n", base)
 	fmt.Fprintf(stdout, "  health    %s/healthz  %s/readyz\n", base, base)
+	fmt.Fprintf(stdout, "  agents    %s/api/v1/agents   queues %s/api/v1/queues\n", base, base)
+	if n := cfg.LabAccounts(); n > 0 {
+		fmt.Fprintf(stdout, "  login     %d agents use the lab password %q (loopback only)\n", n, cfg.LabPassword)
+	}
 	if cfg.Data != "" {
 		fmt.Fprintf(stdout, "  data      %s\n", cfg.Data)
 	} else {
@@ -224,6 +244,15 @@ func loadConfig(f flags) (config.Config, *call.Prompts, error) {
 		return cfg, nil, err
 	}
 	return cfg, prompts, nil
+}
+
+// acdOf returns the manager's matcher as the web layer's interface, or a nil
+// interface when there are no agents (never a typed nil).
+func acdOf(m *call.Manager) web.ACD {
+	if a := m.ACD(); a != nil {
+		return a
+	}
+	return nil
 }
 
 func mustSub(fsys fs.FS, dir string) fs.FS {

@@ -1,0 +1,353 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/hotline12345/hotline/acd"
+	"github.com/hotline12345/hotline/event"
+	"github.com/hotline12345/hotline/ivr"
+	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/sip"
+)
+
+// Dialer places outbound SIP calls (sip.Server).
+type Dialer interface {
+	Dial(ctx context.Context, target sip.Target, sdpOffer []byte, opts sip.DialOptions) (*sip.OutboundCall, error)
+}
+
+// Locator finds where a registered SIP seat is (sip.Registrar).
+type Locator interface {
+	Lookup(user string) []sip.Binding
+}
+
+// Errors of the agent side.
+var (
+	// ErrNoEndpoint: the agent's endpoint cannot be reached by this engine (a WebRTC
+	// seat before the softphone exists, or a SIP seat with no registration).
+	ErrNoEndpoint = errors.New("call: agent endpoint not reachable")
+	// errAgentHungUp ends a bridged call from the agent's side.
+	errAgentHungUp = errors.New("call: agent hung up")
+	// errNoAgents: the ACD is not running (no agents configured).
+	errNoAgents = errors.New("call: no ACD")
+)
+
+// Attach gives the manager the SIP side it offers calls through; call it before the
+// SIP server takes calls.
+func (m *Manager) Attach(d Dialer, l Locator) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dialer, m.locator = d, l
+}
+
+// Act implements acd.Sink: it hands each action to the call it concerns. It runs on
+// the matcher's goroutine and never blocks: a call's inbox is buffered, and a full
+// one (a stuck call) loses the action with a log line.
+func (m *Manager) Act(a acd.Action) {
+	m.mu.Lock()
+	inbox := m.inbox[a.Call]
+	m.mu.Unlock()
+	if inbox == nil {
+		if a.Kind == acd.ActOffer {
+			// The call ended between the matcher's decision and now; its hang-up is on
+			// its way to the matcher and will withdraw the offer.
+			m.log.Debug("offer for a call that has ended", "call_id", a.Call, "agents", a.Agents)
+		}
+		return
+	}
+	select {
+	case inbox <- a:
+	default:
+		m.log.Error("ACD action lost: the call is not reading its inbox", "call_id", a.Call, "action", a.Kind)
+	}
+}
+
+// agentLeg is the agent's side of a call: its SIP dialog and its RTP session.
+type agentLeg struct {
+	agent string
+	oc    *sip.OutboundCall
+	sess  *media.Session
+}
+
+func (l *agentLeg) close(ctx context.Context, q850 int, text string) {
+	if err := l.oc.Hangup(ctx, q850, text); err != nil && !errors.Is(err, sip.ErrEnded) {
+		l.oc.Log.Debug("agent BYE", "error", err)
+	}
+	l.sess.Close()
+}
+
+// queueCall puts the routed call in its queue, plays the hold audio, rings agents
+// as the ACD offers them, and once one answers bridges the caller to them until
+// either side hangs up. It returns the cause the call ended with.
+func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Session, neg media.Negotiated, r ivr.Route, answered *bool) error {
+	if m.matcher == nil {
+		return errNoAgents
+	}
+	inbox := make(chan acd.Action, 16)
+	m.mu.Lock()
+	m.inbox[c.ID] = inbox
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.inbox, c.ID)
+		m.mu.Unlock()
+		// The end of the call for the ACD: abandoned while waiting or ringing, or the
+		// answering agent goes to wrap-up.
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.matcher.Do(hctx, acd.Command{Kind: acd.CmdHangup, Call: c.ID}); err != nil && !errors.Is(err, acd.ErrUnknownCall) {
+			c.Log.Warn("ACD hang-up", "error", err)
+		}
+	}()
+	if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: c.ID, Queue: r.Queue, Priority: r.Priority, Caller: c.Caller}); err != nil {
+		c.Log.Error("queue refused the call", "queue", r.Queue, "error", err)
+		return m.hold(ctx, sess, r)
+	}
+	stopHold := m.startHold(ctx, sess, r)
+	defer func() { stopHold() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case a := <-inbox:
+			switch a.Kind {
+			case acd.ActOffer:
+				leg := m.ring(ctx, c, neg, a.Agents, inbox)
+				if leg == nil {
+					continue
+				}
+				stopHold()
+				*answered = true
+				return m.talk(ctx, c, sess, leg)
+			case acd.ActMoved:
+				stopHold()
+				r.Queue = a.Queue
+				stopHold = m.startHold(ctx, sess, r)
+			case acd.ActExit:
+				c.Log.Info("call left the queue by rule", "reason", a.Reason)
+				stopHold()
+				m.hangup(c, 16, "queue: "+a.Reason)
+				return fmt.Errorf("left the queue by rule: %s", a.Reason)
+			}
+		}
+	}
+}
+
+// startHold plays the queue's hold audio on its own goroutine until the returned
+// function is called (which waits for the audio to stop) or ctx ends.
+func (m *Manager) startHold(ctx context.Context, sess *media.Session, r ivr.Route) func() {
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = m.hold(hctx, sess, r)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// ringResult is how ringing one agent ended.
+type ringResult struct {
+	agent string
+	leg   *agentLeg
+	err   error
+}
+
+// ring dials the offered agents at once (several for ring-all) and returns the leg
+// of the one who answered first and was accepted by the ACD, or nil when none did
+// (each failure was reported to the ACD, which offers again).
+func (m *Manager) ring(ctx context.Context, c *sip.Call, neg media.Negotiated, agents []string, inbox <-chan acd.Action) *agentLeg {
+	results := make(chan ringResult, len(agents))
+	cancels := map[string]context.CancelCauseFunc{}
+	for _, id := range agents {
+		dctx, cancel := context.WithCancelCause(ctx)
+		cancels[id] = cancel
+		go func() {
+			leg, err := m.dialAgent(dctx, c, neg, id)
+			results <- ringResult{agent: id, leg: leg, err: err}
+		}()
+	}
+	var winner *agentLeg
+	for pending := len(agents); pending > 0; {
+		select {
+		case a := <-inbox:
+			if a.Kind == acd.ActWithdraw {
+				for _, id := range a.Agents {
+					if cancel := cancels[id]; cancel != nil {
+						cancel(fmt.Errorf("%w: %s", sip.ErrWithdrawn, a.Reason))
+					}
+				}
+			}
+		case res := <-results:
+			pending--
+			cancel := cancels[res.agent]
+			delete(cancels, res.agent)
+			switch {
+			case res.err == nil && winner == nil:
+				err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdAccept, Call: c.ID, Agent: res.agent})
+				if err != nil {
+					c.Log.Info("agent answered a withdrawn offer", "agent_id", res.agent, "error", err)
+					res.leg.close(context.Background(), 16, "offer withdrawn")
+					break
+				}
+				winner = res.leg
+				for _, other := range cancels {
+					other(errors.New("answered elsewhere"))
+				}
+			case res.err == nil:
+				res.leg.close(context.Background(), 16, "answered elsewhere")
+			case ctx.Err() != nil || errors.Is(res.err, sip.ErrWithdrawn):
+				// The caller hung up or the ACD withdrew the offer (ring timeout):
+				// the ACD knows already.
+			default:
+				c.Log.Info("agent not reached", "agent_id", res.agent, "error", res.err)
+				if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdReject, Call: c.ID, Agent: res.agent}); err != nil && !errors.Is(err, acd.ErrNoOffer) {
+					c.Log.Warn("ACD reject", "error", err)
+				}
+			}
+			if cancel != nil {
+				cancel(nil)
+			}
+		}
+	}
+	if winner != nil && len(agents) > 1 {
+		_ = m.matcher.Do(ctx, acd.Command{Kind: acd.CmdConnected, Call: c.ID})
+	}
+	return winner
+}
+
+// dialAgent reaches one agent's endpoint with an offer that puts the caller's codec
+// first (so the bridge forwards without converting), and sets up the agent's RTP leg.
+func (m *Manager) dialAgent(ctx context.Context, c *sip.Call, neg media.Negotiated, id string) (*agentLeg, error) {
+	m.mu.Lock()
+	dialer, locator := m.dialer, m.locator
+	m.mu.Unlock()
+	ep, ok := m.endpoints[id]
+	if !ok || dialer == nil {
+		return nil, ErrNoEndpoint
+	}
+	var target sip.Target
+	switch ep.Kind {
+	case acd.EndpointSIP:
+		if locator == nil {
+			return nil, ErrNoEndpoint
+		}
+		bs := locator.Lookup(id)
+		if len(bs) == 0 {
+			return nil, fmt.Errorf("%w: seat %s has no registration", ErrNoEndpoint, id)
+		}
+		target = bs[0].Target()
+	case acd.EndpointSIPURI:
+		target = sip.Target{URI: ep.URI}
+	default:
+		return nil, fmt.Errorf("%w: %s seats are not served yet", ErrNoEndpoint, ep.Kind)
+	}
+	conn, err := m.pool.Listen()
+	if err != nil {
+		return nil, err
+	}
+	local := netip.AddrPortFrom(m.cfg.Media.ip, uint16(conn.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()))
+	codecs := []media.Codec{neg.Codec}
+	for _, cd := range m.cfg.Media.codecs {
+		if cd != neg.Codec {
+			codecs = append(codecs, cd)
+		}
+	}
+	origin := media.Origin{Username: "hotline", SessionID: rand.Uint64() >> 1, Version: 1, Addr: m.cfg.Media.ip}
+	offer := media.Offer(local, codecs, m.cfg.Media.DTMFPayloadType, neg.PTime, origin)
+	c.Log.Info("ringing agent", "agent_id", id, "target", target.URI)
+	oc, err := dialer.Dial(ctx, target, offer, sip.DialOptions{From: c.Caller, FromName: c.CallerName})
+	if err != nil {
+		m.pool.Release(conn)
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
+		return nil, err
+	}
+	desc, err := media.ParseSDP(oc.Answer)
+	var an media.Negotiated
+	if err == nil {
+		an, err = media.AnswerTo(desc, codecs)
+	}
+	if err != nil {
+		m.pool.Release(conn)
+		_ = oc.Hangup(context.Background(), 16, "no acceptable SDP answer")
+		return nil, fmt.Errorf("agent %s answered with unusable SDP: %w", id, err)
+	}
+	as := media.NewSession(conn, m.pool, media.SessionConfig{
+		Codec: an.Codec, DTMF: an.DTMF, PTime: an.PTime, Remote: an.Remote,
+		Latch: media.LatchSDP, Timeout: m.rtpTimeout(), Metrics: m.media, Logger: oc.Log,
+	})
+	as.Start()
+	return &agentLeg{agent: id, oc: oc, sess: as}, nil
+}
+
+// talk bridges the caller and the agent until either side ends the call.
+func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, leg *agentLeg) error {
+	br, err := media.Bridge(sess, leg.sess)
+	if err != nil {
+		leg.close(context.Background(), 16, "bridge failed")
+		return fmt.Errorf("bridge: %w", err)
+	}
+	defer br.Close()
+	m.emit(c, event.Event{Type: event.CallConnected, Agent: leg.agent})
+	c.Log.Info("caller connected to agent", "agent_id", leg.agent)
+	var cause error
+	select {
+	case <-ctx.Done():
+		cause = context.Cause(ctx)
+		leg.close(context.Background(), 16, "caller hung up")
+	case <-leg.oc.Context().Done():
+		cause = errAgentHungUp
+		leg.sess.Close()
+		_ = leg.oc.Hangup(context.Background(), 16, "")
+	case <-leg.sess.Done():
+		cause = fmt.Errorf("agent leg: %w", leg.sess.Err())
+		leg.close(context.Background(), 41, "agent RTP timeout")
+	}
+	return cause
+}
+
+// SeatReachable tells the ACD that a SIP seat registered (it logs in, ready) or lost
+// its last registration (it is logged out and its offer withdrawn). It never blocks:
+// the changes are applied in order by one goroutine (started by Start).
+func (m *Manager) SeatReachable(agent string, reachable bool) {
+	select {
+	case m.seats <- seatChange{agent, reachable}:
+	default:
+		m.log.Error("seat change lost: too many at once", "agent_id", agent, "reachable", reachable)
+	}
+}
+
+type seatChange struct {
+	agent     string
+	reachable bool
+}
+
+func (m *Manager) applySeats(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-m.seats:
+			cmd := acd.Command{Kind: acd.CmdEndpointGone, Agent: s.agent}
+			if s.reachable {
+				cmd = acd.Command{Kind: acd.CmdLogin, Agent: s.agent, State: acd.Ready}
+			}
+			err := m.matcher.Do(ctx, cmd)
+			switch {
+			case err == nil:
+				m.log.Info("SIP seat", "agent_id", s.agent, "reachable", s.reachable)
+			case errors.Is(err, acd.ErrLoggedIn), errors.Is(err, acd.ErrNotLoggedIn):
+			default:
+				m.log.Warn("SIP seat change refused", "agent_id", s.agent, "reachable", s.reachable, "error", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/hotline12345/hotline/acd"
+)
+
+// ACD is what the agent API needs of the matcher (acd.Matcher).
+type ACD interface {
+	Do(ctx context.Context, c acd.Command) error
+	Stats(ctx context.Context) (acd.Stats, error)
+}
+
+// queueView is one queue in GET /api/v1/queues.
+type queueView struct {
+	Name             string   `json:"name"`
+	Waiting          int      `json:"waiting"`
+	Callbacks        int      `json:"callbacks"`
+	LongestWait      float64  `json:"longest_wait_seconds"`
+	Offered          int      `json:"offered"`
+	Answered         int      `json:"answered"`
+	AnsweredInTarget int      `json:"answered_in_target"`
+	Abandoned        int      `json:"abandoned"`
+	ShortAbandoned   int      `json:"short_abandoned"`
+	Overflowed       int      `json:"overflowed"`
+	Exited           int      `json:"exited"`
+	ServiceLevel     *float64 `json:"service_level"` // null until a call was answered or abandoned
+	AverageAnswer    float64  `json:"average_answer_seconds"`
+}
+
+// agentView is one agent in GET /api/v1/agents.
+type agentView struct {
+	ID       string    `json:"id"`
+	State    string    `json:"state"`
+	Reason   string    `json:"reason,omitempty"`
+	Since    time.Time `json:"since"`
+	InState  float64   `json:"in_state_seconds"`
+	Calls    int       `json:"calls"`
+	Missed   int       `json:"missed"`
+	Rejected int       `json:"rejected"`
+	Talk     float64   `json:"talk_seconds"`
+}
+
+func (a *api) queues(w http.ResponseWriter, r *http.Request) {
+	st, err := a.o.ACD.Stats(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "acd_unavailable", err.Error())
+		return
+	}
+	now := time.Now()
+	out := make([]queueView, 0, len(st.Queues))
+	for name, q := range st.Queues {
+		v := queueView{Name: name, Waiting: q.Waiting, Callbacks: q.Callbacks, LongestWait: q.LongestWait(now).Seconds(),
+			Offered: q.Offered, Answered: q.Answered, AnsweredInTarget: q.AnsweredInTarget, Abandoned: q.Abandoned,
+			ShortAbandoned: q.ShortAbandoned, Overflowed: q.Overflowed, Exited: q.Exited, AverageAnswer: q.AverageAnswer().Seconds()}
+		if sl, ok := q.ServiceLevel(); ok {
+			v.ServiceLevel = &sl
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
+}
+
+func (a *api) agents(w http.ResponseWriter, r *http.Request) {
+	st, err := a.o.ACD.Stats(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "acd_unavailable", err.Error())
+		return
+	}
+	now := time.Now()
+	byState := map[string]int{}
+	out := make([]agentView, 0, len(st.Agents))
+	for id, ag := range st.Agents {
+		byState[ag.State.String()]++
+		out = append(out, agentView{ID: id, State: ag.State.String(), Reason: ag.Reason, Since: ag.Since,
+			InState: now.Sub(ag.Since).Seconds(), Calls: ag.Calls, Missed: ag.Missed, Rejected: ag.Rejected, Talk: ag.Talk().Seconds()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	writeJSON(w, http.StatusOK, map[string]any{"agents": out, "by_state": byState})
+}
+
+// stateRequest is the body of POST /api/v1/agents/{id}/state.
+type stateRequest struct {
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+}
+
+// setState serves POST /api/v1/agents/{id}/state: ready, not-ready (with a reason)
+// or logged-out. Agents change only their own state; supervisors anyone's.
+func (a *api) setState(w http.ResponseWriter, r *http.Request) {
+	sess, _ := SessionFrom(r.Context())
+	id := r.PathValue("id")
+	if sess.ID != id && sess.Role != RoleSupervisor {
+		writeError(w, http.StatusForbidden, "forbidden", "an agent may change only their own state")
+		return
+	}
+	var req stateRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `want {"state": "ready"|"not-ready"|"logged-out", "reason": "..."}`)
+		return
+	}
+	st, err := acd.ParseAgentState(req.State)
+	if err != nil || (st != acd.Ready && st != acd.NotReady && st != acd.LoggedOut) {
+		writeError(w, http.StatusBadRequest, "bad_state", `state must be ready, not-ready or logged-out`)
+		return
+	}
+	cmd := acd.Command{Kind: acd.CmdSetState, Agent: id, State: st, Reason: req.Reason}
+	if st == acd.LoggedOut {
+		cmd = acd.Command{Kind: acd.CmdLogout, Agent: id}
+	}
+	err = a.o.ACD.Do(r.Context(), cmd)
+	if errors.Is(err, acd.ErrNotLoggedIn) && st != acd.LoggedOut {
+		cmd.Kind = acd.CmdLogin
+		err = a.o.ACD.Do(r.Context(), cmd)
+	}
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]string{"agent": id, "state": st.String(), "reason": req.Reason})
+	case errors.Is(err, acd.ErrUnknownAgent):
+		writeError(w, http.StatusNotFound, "agent_not_found", err.Error())
+	case errors.Is(err, acd.ErrBadState), errors.Is(err, acd.ErrNotLoggedIn), errors.Is(err, acd.ErrBadCommand):
+		writeError(w, http.StatusConflict, "state_conflict", err.Error())
+	default:
+		writeError(w, http.StatusServiceUnavailable, "acd_unavailable", err.Error())
+	}
+}
