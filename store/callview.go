@@ -10,10 +10,11 @@ import (
 
 // Call states shown in CallRecord.State. Being on hold is shown by CallRecord.Held.
 const (
-	StateRinging = "ringing" // created, not answered yet
-	StateIVR     = "ivr"     // answered, in the voice menu
-	StateRouted  = "routed"  // the menu chose a queue
-	StateEnded   = "ended"   // hung up
+	StateRinging   = "ringing"   // created, not answered yet
+	StateIVR       = "ivr"       // answered, in the voice menu
+	StateRouted    = "routed"    // the menu chose a queue
+	StateConnected = "connected" // talking to an agent
+	StateEnded     = "ended"     // hung up
 )
 
 // Listing bounds for CallView.List.
@@ -38,7 +39,7 @@ type CallRecord struct {
 	Trunk     string    `json:"trunk,omitempty"`
 	Direction string    `json:"direction,omitempty"` // inbound, outbound
 	Transport string    `json:"transport,omitempty"` // udp, tcp
-	State     string    `json:"state"`               // ringing, ivr, routed, ended
+	State     string    `json:"state"`               // ringing, ivr, routed, connected, ended
 	Held      bool      `json:"held"`
 	Digits    string    `json:"digits"`             // every key pressed in the menu, in order
 	Inputs    []Input   `json:"inputs,omitempty"`   // the menu inputs, one per MenuInput event
@@ -47,10 +48,12 @@ type CallRecord struct {
 	Language  string    `json:"language,omitempty"` // the caller's menu language
 	Messages  []Message `json:"messages,omitempty"` // messages left in the menu
 	Codec     string    `json:"codec,omitempty"`
+	Agent     string    `json:"agent,omitempty"` // the agent who took the call (the last, after transfers)
 	Start     time.Time `json:"start"`
 	Answer    time.Time `json:"answer,omitzero"`
+	Connected time.Time `json:"connected,omitzero"` // when an agent answered
 	End       time.Time `json:"end,omitzero"`
-	Side      string    `json:"side,omitempty"`  // who hung up: caller or engine
+	Side      string    `json:"side,omitempty"`  // who hung up: caller, agent or engine
 	Cause     string    `json:"cause,omitempty"` // why, in words
 	Code      int       `json:"code,omitempty"`  // SIP status code of the ending, if any
 }
@@ -178,6 +181,14 @@ func (v *CallView) Apply(ev *event.Event) {
 		r.Route = &Route{Queue: ev.Queue, Skill: ev.Skill, Priority: ev.Priority, Language: ev.Language}
 		if ev.Language != "" {
 			r.Language = ev.Language
+		}
+	case event.CallConnected:
+		if !ended {
+			r.State = StateConnected
+		}
+		r.Agent = ev.Agent
+		if r.Connected.IsZero() {
+			r.Connected = ev.Time
 		}
 	case event.MenuMessage:
 		// May come after CallEnded: the caller hangs up to finish the message.

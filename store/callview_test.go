@@ -330,3 +330,26 @@ func TestCallRecordJSON(t *testing.T) {
 		t.Fatalf("record did not round-trip through JSON (%v):\n got  %+v\n want %+v", err, back, done)
 	}
 }
+
+func TestCallViewConnected(t *testing.T) {
+	v := NewCallView(10)
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for i, ev := range []event.Event{
+		{Type: event.CallCreated, Call: "c"},
+		{Type: event.CallAnswered, Call: "c"},
+		{Type: event.MenuRouted, Call: "c", Queue: "general"},
+		{Type: event.CallConnected, Call: "c", Agent: "2001"},
+	} {
+		ev.Seq, ev.Time = uint64(i+1), t0.Add(time.Duration(i)*time.Second)
+		v.Apply(&ev)
+	}
+	r, _ := v.Get("c")
+	if r.State != StateConnected || r.Agent != "2001" || !r.Connected.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("%+v", r)
+	}
+	end := event.Event{Seq: 5, Type: event.CallEnded, Call: "c", Time: t0.Add(9 * time.Second), Side: event.SideAgent}
+	v.Apply(&end)
+	if r, _ = v.Get("c"); r.State != StateEnded || r.Agent != "2001" || r.Side != event.SideAgent {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -39,7 +39,7 @@ type agentView struct {
 	ID       string    `json:"id"`
 	State    string    `json:"state"`
 	Reason   string    `json:"reason,omitempty"`
-	Since    time.Time `json:"since"`
+	Since    time.Time `json:"since,omitzero"` // zero (left out) for an agent never logged in
 	InState  float64   `json:"in_state_seconds"`
 	Calls    int       `json:"calls"`
 	Missed   int       `json:"missed"`
@@ -79,8 +79,12 @@ func (a *api) agents(w http.ResponseWriter, r *http.Request) {
 	out := make([]agentView, 0, len(st.Agents))
 	for id, ag := range st.Agents {
 		byState[ag.State.String()]++
-		out = append(out, agentView{ID: id, State: ag.State.String(), Reason: ag.Reason, Since: ag.Since,
-			InState: now.Sub(ag.Since).Seconds(), Calls: ag.Calls, Missed: ag.Missed, Rejected: ag.Rejected, Talk: ag.Talk().Seconds()})
+		v := agentView{ID: id, State: ag.State.String(), Reason: ag.Reason, Since: ag.Since,
+			Calls: ag.Calls, Missed: ag.Missed, Rejected: ag.Rejected, Talk: ag.Talk().Seconds()}
+		if !ag.Since.IsZero() {
+			v.InState = now.Sub(ag.Since).Seconds()
+		}
+		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	writeJSON(w, http.StatusOK, map[string]any{"agents": out, "by_state": byState})

@@ -84,9 +84,9 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 func (a *api) listCalls(w http.ResponseWriter, r *http.Request) {
 	f := store.CallFilter{State: r.URL.Query().Get("state")}
 	switch f.State {
-	case "", store.FilterActive, store.StateRinging, store.StateIVR, store.StateRouted, store.StateEnded:
+	case "", store.FilterActive, store.StateRinging, store.StateIVR, store.StateRouted, store.StateConnected, store.StateEnded:
 	default:
-		writeError(w, http.StatusBadRequest, "bad_state", "state must be one of active, ringing, ivr, routed, ended")
+		writeError(w, http.StatusBadRequest, "bad_state", "state must be one of active, ringing, ivr, routed, connected, ended")
 		return
 	}
 	if s := r.URL.Query().Get("limit"); s != "" {
