@@ -12,6 +12,7 @@ import (
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/ivr"
 	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/queue"
 	"github.com/hotline12345/hotline/sip"
 )
 
@@ -107,7 +108,7 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 		c.Log.Error("queue refused the call", "queue", r.Queue, "error", err)
 		return m.hold(ctx, sess, r)
 	}
-	stopHold := m.startHold(ctx, sess, r)
+	stopHold := m.startHold(ctx, c, sess, r)
 	defer func() { stopHold() }()
 	for {
 		select {
@@ -126,7 +127,7 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			case acd.ActMoved:
 				stopHold()
 				r.Queue = a.Queue
-				stopHold = m.startHold(ctx, sess, r)
+				stopHold = m.startHold(ctx, c, sess, r)
 			case acd.ActExit:
 				c.Log.Info("call left the queue by rule", "reason", a.Reason)
 				stopHold()
@@ -137,19 +138,100 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 	}
 }
 
-// startHold plays the queue's hold audio on its own goroutine until the returned
-// function is called (which waits for the audio to stop) or ctx ends.
-func (m *Manager) startHold(ctx context.Context, sess *media.Session, r ivr.Route) func() {
+// startHold plays the queue's hold audio, with the caller's position and estimated
+// wait every AnnounceEvery, on its own goroutine until the returned function is
+// called (which waits for the audio to stop) or ctx ends.
+func (m *Manager) startHold(ctx context.Context, c *sip.Call, sess *media.Session, r ivr.Route) func() {
 	hctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = m.hold(hctx, sess, r)
+		m.holdLoop(hctx, c, sess, r)
 	}()
 	return func() {
 		cancel()
 		<-done
 	}
+}
+
+// holdLoop plays the hold audio (the queue's prompts once, its last one looping) and,
+// every AnnounceEvery, the caller's place in line and estimated wait read out with
+// the number prompts.
+func (m *Manager) holdLoop(ctx context.Context, c *sip.Call, sess *media.Session, r ivr.Route) {
+	q := m.queues[r.Queue]
+	first := true
+	for ctx.Err() == nil {
+		src := m.holdSource(q, r.Language, first)
+		first = false
+		if src == nil {
+			<-ctx.Done()
+			return
+		}
+		if q.AnnounceEvery <= 0 {
+			_ = sess.Play(ctx, src)
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, q.AnnounceEvery)
+		err := sess.Play(pctx, src)
+		cancel()
+		if ctx.Err() != nil || (err != nil && !errors.Is(err, context.DeadlineExceeded)) {
+			return // the call ended, or a bridge took the session over
+		}
+		pos, ok, err := m.matcher.Position(ctx, c.ID)
+		if err != nil || !ok {
+			continue
+		}
+		if ann := m.announcement(r.Language, pos); ann != nil {
+			if err := sess.Play(ctx, ann); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// holdSource is the queue's hold audio: every prompt once, the last looping; after
+// the first time only the loop.
+func (m *Manager) holdSource(q queue.Config, lang string, first bool) media.Source {
+	var srcs []media.Source
+	for i, name := range q.Hold {
+		clip, ok := m.prompts.Get(lang, name)
+		if !ok {
+			continue
+		}
+		switch {
+		case i == len(q.Hold)-1:
+			srcs = append(srcs, clip.Loop())
+		case first:
+			srcs = append(srcs, clip.Source())
+		}
+	}
+	if len(srcs) == 0 {
+		return nil
+	}
+	return media.Sequence(srcs...)
+}
+
+// announcement reads out the callers ahead and, when known, the wait in minutes
+// (rounded up): "there are 3 callers ahead of you; your estimated wait is 2 minutes".
+func (m *Manager) announcement(lang string, pos acd.Position) media.Source {
+	names := []string{"queue_position"}
+	names = append(names, ivr.SayNumber(lang, int64(max(0, pos.Place-1)))...)
+	names = append(names, "queue_position_after")
+	if pos.Estimate > 0 {
+		mins := int64((pos.Estimate + time.Minute - 1) / time.Minute)
+		names = append(names, "queue_wait")
+		names = append(names, ivr.SayNumber(lang, mins)...)
+		names = append(names, "queue_minutes")
+	}
+	var srcs []media.Source
+	for _, n := range names {
+		clip, ok := m.prompts.Get(lang, n)
+		if !ok {
+			return nil // a partial sentence would confuse more than silence
+		}
+		srcs = append(srcs, clip.Source())
+	}
+	return media.Sequence(srcs...)
 }
 
 // ringResult is how ringing one agent ended.

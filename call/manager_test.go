@@ -2,7 +2,13 @@ package call
 
 import (
 	"context"
+	"io/fs"
 	"testing"
+	"time"
+
+	"github.com/hotline12345/hotline/acd"
+	"github.com/hotline12345/hotline/ivr"
+	"github.com/hotline12345/hotline/media"
 
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/store"
@@ -48,5 +54,47 @@ func TestMaskedNumber(t *testing.T) {
 		if got := Masked(in).LogValue().String(); got != want {
 			t.Errorf("Masked(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestAnnouncement(t *testing.T) {
+	sub, err := fs.Sub(ivr.Prompts, "prompts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPrompts(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{prompts: p}
+	for _, lang := range []string{"zh", "en"} {
+		src := m.announcement(lang, acd.Position{Place: 4, Estimate: 90 * time.Second})
+		if src == nil {
+			t.Fatalf("%s: no announcement", lang)
+		}
+		// The sentence lasts as long as its prompts: position, 3, after, wait, 2, minutes.
+		var want time.Duration
+		for _, n := range append(append([]string{"queue_position"}, ivr.SayNumber(lang, 3)...), append([]string{"queue_position_after", "queue_wait"}, append(ivr.SayNumber(lang, 2), "queue_minutes")...)...) {
+			c, ok := p.Get(lang, n)
+			if !ok {
+				t.Fatalf("%s: prompt %s missing", lang, n)
+			}
+			want += c.Duration()
+		}
+		buf := make([]byte, 160)
+		var got time.Duration
+		for {
+			n, ok := src.Next(media.PCMU, buf)
+			got += time.Duration(n) * time.Second / 8000
+			if !ok {
+				break
+			}
+		}
+		if got != want {
+			t.Errorf("%s: announcement lasts %v, want %v", lang, got, want)
+		}
+	}
+	if m.announcement("fr", acd.Position{Place: 1}) != nil {
+		t.Error("an announcement with missing prompts must be left out")
 	}
 }

@@ -108,6 +108,12 @@ followup_enter|请输入您的工单编号，以井号键结束。
 message_prompt|请在提示音后留言，按井号键结束。
 message_saved|您的留言已保存，我们会尽快与您联系。
 closed|现在是非工作时间，人工服务暂不可用。
+queue_position|您前面还有
+queue_position_after|位来电者。
+queue_wait|预计等待
+queue_minutes|分钟。
+callback_offer|如需稍后回电，请按1。
+callback_confirm|好的，我们会按您现在的排队顺序给您回电，再见。
 num_0|零
 num_1|一
 num_2|二
@@ -143,6 +149,12 @@ followup_enter|Please enter your work order number, followed by the hash key.
 message_prompt|Please leave a message after the tone. Press hash when you are done.
 message_saved|Your message has been saved. We will contact you soon.
 closed|Our agents are not available at this time.
+queue_position|There are
+queue_position_after|callers ahead of you.
+queue_wait|Your estimated wait is
+queue_minutes|minutes.
+callback_offer|To be called back instead of waiting, press 1.
+callback_confirm|Thank you. We will call you back in your turn. Goodbye.
 num_0|zero
 num_1|one
 num_2|two
