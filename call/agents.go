@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -35,6 +36,8 @@ var (
 	errAgentHungUp = errors.New("call: agent hung up")
 	// errNoAgents: the ACD is not running (no agents configured).
 	errNoAgents = errors.New("call: no ACD")
+	// errCallbackRequested: the caller pressed 1 to be called back and was hung up.
+	errCallbackRequested = errors.New("call: callback requested")
 )
 
 // Attach gives the manager the SIP side it offers calls through; call it before the
@@ -51,7 +54,14 @@ func (m *Manager) Attach(d Dialer, l Locator) {
 func (m *Manager) Act(a acd.Action) {
 	m.mu.Lock()
 	inbox := m.inbox[a.Call]
+	if cb := m.cbInbox[a.Call]; cb != nil || a.Callback {
+		inbox = cb
+	}
 	m.mu.Unlock()
+	if a.Kind == acd.ActOffer && a.Callback {
+		go m.serveCallback(a)
+		return
+	}
 	if inbox == nil {
 		if a.Kind == acd.ActOffer {
 			// The call ended between the matcher's decision and now; its hang-up is on
@@ -84,7 +94,7 @@ func (l *agentLeg) close(ctx context.Context, q850 int, text string) {
 // queueCall puts the routed call in its queue, plays the hold audio, rings agents
 // as the ACD offers them, and once one answers bridges the caller to them until
 // either side hangs up. It returns the cause the call ended with.
-func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Session, neg media.Negotiated, r ivr.Route, answered *bool) error {
+func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Session, digits <-chan media.Digit, neg media.Negotiated, r ivr.Route, answered *bool) error {
 	if m.matcher == nil {
 		return errNoAgents
 	}
@@ -114,10 +124,25 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
+		case d := <-digits:
+			if d.Key != '1' || m.callbackVia == "" {
+				continue
+			}
+			if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdCallback, Call: c.ID, Caller: c.Caller}); err != nil {
+				c.Log.Info("callback refused", "error", err)
+				continue
+			}
+			c.Log.Info("callback requested: the caller keeps their place", "queue", r.Queue)
+			stopHold()
+			if clip, ok := m.prompts.Get(r.Language, "callback_confirm"); ok {
+				_ = sess.Play(ctx, clip.Source())
+			}
+			m.hangup(c, 16, "callback requested")
+			return errCallbackRequested
 		case a := <-inbox:
 			switch a.Kind {
 			case acd.ActOffer:
-				leg := m.ring(ctx, c, neg, a.Agents, inbox)
+				leg := m.ring(ctx, partyOf(c), neg, a.Agents, inbox)
 				if leg == nil {
 					continue
 				}
@@ -223,6 +248,9 @@ func (m *Manager) announcement(lang string, pos acd.Position) media.Source {
 		names = append(names, ivr.SayNumber(lang, mins)...)
 		names = append(names, "queue_minutes")
 	}
+	if m.callbackVia != "" {
+		names = append(names, "callback_offer")
+	}
 	var srcs []media.Source
 	for _, n := range names {
 		clip, ok := m.prompts.Get(lang, n)
@@ -232,6 +260,17 @@ func (m *Manager) announcement(lang string, pos acd.Position) media.Source {
 		srcs = append(srcs, clip.Source())
 	}
 	return media.Sequence(srcs...)
+}
+
+// party is the citizen's side as ring and dialAgent need it: the caller of an
+// inbound call, or the number a callback dials.
+type party struct {
+	id, caller, name string
+	log              *slog.Logger
+}
+
+func partyOf(c *sip.Call) party {
+	return party{id: c.ID, caller: c.Caller, name: c.CallerName, log: c.Log}
 }
 
 // ringResult is how ringing one agent ended.
@@ -244,7 +283,7 @@ type ringResult struct {
 // ring dials the offered agents at once (several for ring-all) and returns the leg
 // of the one who answered first and was accepted by the ACD, or nil when none did
 // (each failure was reported to the ACD, which offers again).
-func (m *Manager) ring(ctx context.Context, c *sip.Call, neg media.Negotiated, agents []string, inbox <-chan acd.Action) *agentLeg {
+func (m *Manager) ring(ctx context.Context, c party, neg media.Negotiated, agents []string, inbox <-chan acd.Action) *agentLeg {
 	results := make(chan ringResult, len(agents))
 	cancels := map[string]context.CancelCauseFunc{}
 	for _, id := range agents {
@@ -272,9 +311,9 @@ func (m *Manager) ring(ctx context.Context, c *sip.Call, neg media.Negotiated, a
 			delete(cancels, res.agent)
 			switch {
 			case res.err == nil && winner == nil:
-				err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdAccept, Call: c.ID, Agent: res.agent})
+				err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdAccept, Call: c.id, Agent: res.agent})
 				if err != nil {
-					c.Log.Info("agent answered a withdrawn offer", "agent_id", res.agent, "error", err)
+					c.log.Info("agent answered a withdrawn offer", "agent_id", res.agent, "error", err)
 					res.leg.close(context.Background(), 16, "offer withdrawn")
 					break
 				}
@@ -288,9 +327,9 @@ func (m *Manager) ring(ctx context.Context, c *sip.Call, neg media.Negotiated, a
 				// The caller hung up or the ACD withdrew the offer (ring timeout):
 				// the ACD knows already.
 			default:
-				c.Log.Info("agent not reached", "agent_id", res.agent, "error", res.err)
-				if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdReject, Call: c.ID, Agent: res.agent}); err != nil && !errors.Is(err, acd.ErrNoOffer) {
-					c.Log.Warn("ACD reject", "error", err)
+				c.log.Info("agent not reached", "agent_id", res.agent, "error", res.err)
+				if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdReject, Call: c.id, Agent: res.agent}); err != nil && !errors.Is(err, acd.ErrNoOffer) {
+					c.log.Warn("ACD reject", "error", err)
 				}
 			}
 			if cancel != nil {
@@ -299,14 +338,14 @@ func (m *Manager) ring(ctx context.Context, c *sip.Call, neg media.Negotiated, a
 		}
 	}
 	if winner != nil && len(agents) > 1 {
-		_ = m.matcher.Do(ctx, acd.Command{Kind: acd.CmdConnected, Call: c.ID})
+		_ = m.matcher.Do(ctx, acd.Command{Kind: acd.CmdConnected, Call: c.id})
 	}
 	return winner
 }
 
 // dialAgent reaches one agent's endpoint with an offer that puts the caller's codec
 // first (so the bridge forwards without converting), and sets up the agent's RTP leg.
-func (m *Manager) dialAgent(ctx context.Context, c *sip.Call, neg media.Negotiated, id string) (*agentLeg, error) {
+func (m *Manager) dialAgent(ctx context.Context, c party, neg media.Negotiated, id string) (*agentLeg, error) {
 	m.mu.Lock()
 	dialer, locator := m.dialer, m.locator
 	m.mu.Unlock()
@@ -330,6 +369,18 @@ func (m *Manager) dialAgent(ctx context.Context, c *sip.Call, neg media.Negotiat
 	default:
 		return nil, fmt.Errorf("%w: %s seats are not served yet", ErrNoEndpoint, ep.Kind)
 	}
+	c.log.Info("ringing agent", "agent_id", id, "target", target.URI)
+	leg, err := m.dialLeg(ctx, dialer, target, neg, sip.DialOptions{From: c.caller, FromName: c.name})
+	if err != nil {
+		return nil, err
+	}
+	leg.agent = id
+	return leg, nil
+}
+
+// dialLeg places an outbound call with an offer that puts neg's codec first (so a
+// bridge to the leg that has it forwards without converting) and sets up its RTP.
+func (m *Manager) dialLeg(ctx context.Context, dialer Dialer, target sip.Target, neg media.Negotiated, opts sip.DialOptions) (*agentLeg, error) {
 	conn, err := m.pool.Listen()
 	if err != nil {
 		return nil, err
@@ -343,8 +394,7 @@ func (m *Manager) dialAgent(ctx context.Context, c *sip.Call, neg media.Negotiat
 	}
 	origin := media.Origin{Username: "hotline", SessionID: rand.Uint64() >> 1, Version: 1, Addr: m.cfg.Media.ip}
 	offer := media.Offer(local, codecs, m.cfg.Media.DTMFPayloadType, neg.PTime, origin)
-	c.Log.Info("ringing agent", "agent_id", id, "target", target.URI)
-	oc, err := dialer.Dial(ctx, target, offer, sip.DialOptions{From: c.Caller, FromName: c.CallerName})
+	oc, err := dialer.Dial(ctx, target, offer, opts)
 	if err != nil {
 		m.pool.Release(conn)
 		if cause := context.Cause(ctx); cause != nil {
@@ -360,14 +410,14 @@ func (m *Manager) dialAgent(ctx context.Context, c *sip.Call, neg media.Negotiat
 	if err != nil {
 		m.pool.Release(conn)
 		_ = oc.Hangup(context.Background(), 16, "no acceptable SDP answer")
-		return nil, fmt.Errorf("agent %s answered with unusable SDP: %w", id, err)
+		return nil, fmt.Errorf("%s answered with unusable SDP: %w", target.URI, err)
 	}
 	as := media.NewSession(conn, m.pool, media.SessionConfig{
 		Codec: an.Codec, DTMF: an.DTMF, PTime: an.PTime, Remote: an.Remote,
 		Latch: media.LatchSDP, Timeout: m.rtpTimeout(), Metrics: m.media, Logger: oc.Log,
 	})
 	as.Start()
-	return &agentLeg{agent: id, oc: oc, sess: as}, nil
+	return &agentLeg{oc: oc, sess: as}, nil
 }
 
 // talk bridges the caller and the agent until either side ends the call.
@@ -432,4 +482,78 @@ func (m *Manager) applySeats(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// serveCallback serves a callback request that reached the head of its queue: it
+// rings the offered agents first and, once one has answered, calls the citizen
+// through the callback trunk and bridges the two. The call is recorded as an
+// outbound call "<id>-cb". An agent who does not answer is reported like any other
+// (the ACD offers the request again); a citizen who does not answer ends the request.
+func (m *Manager) serveCallback(a acd.Action) {
+	m.wg.Add(1)
+	defer m.wg.Done()
+	m.mu.Lock()
+	ctx, dialer := m.runCtx, m.dialer
+	inbox := make(chan acd.Action, 16)
+	m.cbInbox[a.Call] = inbox
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.cbInbox, a.Call)
+		m.mu.Unlock()
+	}()
+	if ctx == nil || dialer == nil || m.callbackVia == "" {
+		return
+	}
+	log := m.log.With("call_id", a.Call, "callback_to", Masked(a.Number))
+	p := party{id: a.Call, caller: a.Number, log: log}
+	neg := media.Negotiated{Codec: m.cfg.Media.codecs[0], PTime: media.DefaultPTime}
+	agent := m.ring(ctx, p, neg, a.Agents, inbox)
+	if agent == nil {
+		return
+	}
+	defer func() {
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.matcher.Do(hctx, acd.Command{Kind: acd.CmdHangup, Call: a.Call})
+	}()
+	id := a.Call + "-cb"
+	log.Info("agent took the callback: calling the citizen", "agent_id", agent.agent)
+	m.emitID(id, log, event.Event{Type: event.CallCreated, Caller: a.Number, Dialled: a.Number, Direction: "outbound", Trunk: "callback"})
+	target := sip.Target{URI: "sip:" + a.Number + "@" + m.callbackVia, Destination: m.callbackVia}
+	citizen, err := m.dialLeg(ctx, dialer, target, neg, sip.DialOptions{From: "12345", FromName: "12345", RingTimeout: 45 * time.Second})
+	if err != nil {
+		log.Info("citizen not reached for the callback", "error", err)
+		agent.close(context.Background(), 16, "citizen not reached")
+		m.emitID(id, log, event.Event{Type: event.CallEnded, Side: event.SideCaller, Cause: "callback not answered: " + err.Error()})
+		m.metrics.result("callback_failed")
+		return
+	}
+	m.emitID(id, log, event.Event{Type: event.CallAnswered, Codec: neg.Codec.Name})
+	br, err := media.Bridge(agent.sess, citizen.sess)
+	if err != nil {
+		agent.close(context.Background(), 16, "bridge failed")
+		citizen.close(context.Background(), 16, "bridge failed")
+		m.emitID(id, log, event.Event{Type: event.CallEnded, Side: event.SideEngine, Cause: "bridge failed: " + err.Error()})
+		return
+	}
+	m.emitID(id, log, event.Event{Type: event.CallConnected, Agent: agent.agent})
+	end := event.Event{Type: event.CallEnded, Code: 200}
+	select {
+	case <-citizen.oc.Context().Done():
+		end.Side, end.Cause = event.SideCaller, "caller hung up"
+	case <-agent.oc.Context().Done():
+		end.Side, end.Cause = event.SideAgent, "agent hung up"
+	case <-citizen.sess.Done():
+		end.Side, end.Cause = event.SideEngine, "no RTP from the citizen"
+	case <-agent.sess.Done():
+		end.Side, end.Cause = event.SideEngine, "no RTP from the agent"
+	case <-ctx.Done():
+		end.Side, end.Cause = event.SideEngine, "engine shut down"
+	}
+	br.Close()
+	agent.close(context.Background(), 16, end.Cause)
+	citizen.close(context.Background(), 16, end.Cause)
+	m.emitID(id, log, end)
+	m.metrics.result("answered")
 }

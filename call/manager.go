@@ -44,7 +44,11 @@ type Manager struct {
 	dialer   Dialer
 	locator  Locator
 	inbox    map[string]chan acd.Action // by call id: the ACD's actions for the call
+	cbInbox  map[string]chan acd.Action // by call id: the actions for a callback being served
 	seats    chan seatChange
+	runCtx   context.Context // Start's: callbacks live as long as the ACD
+
+	callbackVia string // host:port of the trunk callbacks are dialled through
 }
 
 var _ sip.Handler = (*Manager)(nil)
@@ -63,6 +67,9 @@ type Deps struct {
 	// Agents are the seats of the ACD; with none, routed callers hear the hold audio
 	// until they hang up.
 	Agents acd.Config
+	// CallbackVia is host:port of the trunk through which citizens are called back;
+	// empty means no callbacks are offered.
+	CallbackVia string
 }
 
 // NewManager validates cfg (the menu and queues are validated by the caller with the
@@ -90,6 +97,8 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 		m.queues[q.Name] = q
 	}
 	m.inbox = map[string]chan acd.Action{}
+	m.cbInbox = map[string]chan acd.Action{}
+	m.callbackVia = d.CallbackVia
 	m.seats = make(chan seatChange, 1024)
 	m.endpoints = map[string]acd.Endpoint{}
 	if len(d.Agents.Agents) > 0 {
@@ -107,6 +116,9 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 
 // Start runs the ACD matcher until ctx ends.
 func (m *Manager) Start(ctx context.Context) {
+	m.mu.Lock()
+	m.runCtx = ctx
+	m.mu.Unlock()
 	if m.matcher != nil {
 		go func() { _ = m.matcher.Run(ctx) }()
 		go m.applySeats(ctx)
@@ -169,15 +181,18 @@ func (m *Manager) Drain(ctx context.Context) error {
 func (m *Manager) Active() int { return m.metrics.activeCount() }
 
 // emit writes one event of the call; a store failure is logged, never fatal to the call.
-func (m *Manager) emit(c *sip.Call, ev event.Event) {
-	ev.Call = c.ID
+func (m *Manager) emit(c *sip.Call, ev event.Event) { m.emitID(c.ID, c.Log, ev) }
+
+// emitID writes one event of the call with that id.
+func (m *Manager) emitID(id string, log *slog.Logger, ev event.Event) {
+	ev.Call = id
 	if ev.Time.IsZero() {
 		ev.Time = m.clock.Now()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := m.store.Append(ctx, &ev); err != nil {
-		c.Log.Error("event not stored", "type", string(ev.Type), "error", err)
+		log.Error("event not stored", "type", string(ev.Type), "error", err)
 	}
 }
 
@@ -308,7 +323,7 @@ func (m *Manager) run(c *sip.Call) ending {
 	answered := false
 	if err == nil && res.Action == ivr.ActionRoute {
 		c.Log.Info("routed", "queue", res.Route.Queue, "skill", res.Route.Skill, "priority", res.Route.Priority, "language", res.Route.Language, "digits", res.Digits)
-		err = m.queueCall(ctx, c, sess, neg, res.Route, &answered)
+		err = m.queueCall(ctx, c, sess, leg.Digits(), neg, res.Route, &answered)
 		if errors.Is(err, errNoAgents) {
 			err = m.hold(ctx, sess, res.Route)
 		}
@@ -321,6 +336,9 @@ func (m *Manager) run(c *sip.Call) ending {
 	cause := context.Cause(ctx)
 	if errors.Is(err, errAgentHungUp) {
 		cause = err
+	}
+	if errors.Is(err, errCallbackRequested) {
+		return ending{ev: event.Event{Side: event.SideEngine, Cause: "callback requested: the caller keeps their place", Code: 200}, result: "callback"}
 	}
 	end := m.ended(c, cause, res)
 	if answered {

@@ -8,8 +8,9 @@ import (
 
 // Metrics are the call counters. Results are a fixed set: completed (the menu said
 // goodbye), routed (held with no ACD), answered (talked to an agent),
-// abandoned_in_menu, abandoned_in_queue, cancelled, rejected, not_found, failed, lost
-// (at a restart).
+// abandoned_in_menu, abandoned_in_queue, callback (hung up to be called back),
+// callback_failed (the citizen did not answer the callback),
+// cancelled, rejected, not_found, failed, lost (at a restart).
 type Metrics struct {
 	results *prometheus.CounterVec
 	active  atomic.Int64

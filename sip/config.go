@@ -52,6 +52,9 @@ type Trunk struct {
 	// DTMF says how digits arrive: "auto" (RFC 4733 when offered, in-band detection
 	// when not, INFO always), "rfc4733", "info" or "inband".
 	DTMF string `yaml:"dtmf"`
+	// Outbound is host:port where calls we place through this trunk go (callbacks to
+	// citizens); empty means the trunk takes no outbound calls.
+	Outbound string `yaml:"outbound"`
 
 	prefixes []netip.Prefix
 }
@@ -159,6 +162,11 @@ func (c *Config) Validate() []FieldError {
 				t.Algorithms[j] = strings.ToUpper(a)
 			default:
 				add(fmt.Sprintf("%s.algorithms.%d", p, j), "unknown digest algorithm %q (SHA-256, MD5)", a)
+			}
+		}
+		if t.Outbound != "" {
+			if _, err := netip.ParseAddrPort(t.Outbound); err != nil {
+				add(p+".outbound", "not ip:port: %q", t.Outbound)
 			}
 		}
 		switch t.DTMF {

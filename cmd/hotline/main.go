@@ -102,6 +102,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mgr, err := call.NewManager(cfg.Call, call.Deps{
 		Menu: cfg.Menu(), Queues: cfg.Queues, Prompts: prompts, Store: st,
 		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
+		CallbackVia: callbackVia(cfg.SIP.Trunks),
 	})
 	if err != nil {
 		return err
@@ -244,6 +245,16 @@ func loadConfig(f flags) (config.Config, *call.Prompts, error) {
 		return cfg, nil, err
 	}
 	return cfg, prompts, nil
+}
+
+// callbackVia is the outbound address of the first trunk that takes outbound calls.
+func callbackVia(trunks []sip.Trunk) string {
+	for _, t := range trunks {
+		if t.Outbound != "" {
+			return t.Outbound
+		}
+	}
+	return ""
 }
 
 // acdOf returns the manager's matcher as the web layer's interface, or a nil
