@@ -439,10 +439,11 @@ func (c *Call) readReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c.srv.metrics.response(200)
 	cseq := req.CSeq().SeqNo
 	acked := c.expectAck(cseq)
-	err := tx.Respond(res)
-	// The offer/answer is complete once the 2xx is out: a new re-INVITE may come as
-	// soon as the caller has sent its ACK, which can overtake this one's handling.
+	// The offer/answer is complete once the 2xx is out, and a new re-INVITE may come
+	// as soon as the caller has it: clear the pending mark before sending, or the next
+	// one could arrive while this goroutine has not yet run past the send (491).
 	done()
+	err := tx.Respond(res)
 	if err != nil {
 		return
 	}
