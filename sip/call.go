@@ -216,6 +216,10 @@ func (c *Call) Answer(sdp []byte) ([]byte, error) {
 	if err := c.waitAck(c.tx, res, cseq, acked); err != nil {
 		return nil, err
 	}
+	// The ACK ends the INVITE transaction's use: left alone, sipgo keeps it (and the
+	// whole request and response) for Timer L, 32 s after the 2xx, which at 1,500
+	// calls/s held over half a gigabyte.
+	c.tx.Terminate()
 	if c.timer != nil {
 		c.timer.start()
 	}
@@ -257,7 +261,10 @@ func (c *Call) waitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, cseq u
 		select {
 		case <-acked:
 			return nil
-		case <-tx.Acks():
+		case ack := <-tx.Acks():
+			// An ACK that reused the INVITE's branch (RFC 2543 style) matches the
+			// transaction and never reaches onAck.
+			c.readAck(ack, tx)
 			return nil
 		case <-retx.C:
 			if err := tx.Respond(res); err != nil {
@@ -327,6 +334,11 @@ func (c *Call) readAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if cseq == c.req.CSeq().SeqNo && len(req.Body()) > 0 && c.ackBody == nil {
 		c.ackBody = req.Body()
 	}
+	c.mu.Unlock()
+	// The dialog is confirmed before anyone waiting hears of the ACK: Answer then
+	// terminates the INVITE transaction, which must find the dialog confirmed.
+	_ = c.dlg.ReadAck(req, tx)
+	c.mu.Lock()
 	if ch, ok := c.acks[cseq]; ok {
 		select {
 		case <-ch:
@@ -335,7 +347,6 @@ func (c *Call) readAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 	}
 	c.mu.Unlock()
-	_ = c.dlg.ReadAck(req, tx)
 }
 
 func (c *Call) readBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
@@ -351,6 +362,10 @@ func (c *Call) readBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		// CSeq lower than the INVITE's: still end the call, answer 200 anyway.
 		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	}
+	// Do not keep the BYE transaction for Timer J (32 s): a retransmitted BYE (our
+	// 200 was lost) then finds no dialog and gets 481, which ends the caller's side
+	// just as well.
+	tx.Terminate()
 	c.end(ErrRemoteBye)
 }
 
