@@ -7,7 +7,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all test build lint prompts bench fuzz clean help
+.PHONY: all test build lint prompts bench fuzz clean help bench-cps bench-rss bench-concurrent bench-load bench-profile
 
 all: build
 
@@ -17,6 +17,8 @@ help:
 	@echo "make lint      gofmt check, go vet, staticcheck $(STATICCHECK_VERSION)"
 	@echo "make prompts   regenerate ivr/prompts with espeak-ng and sox"
 	@echo "make bench     run the Go benchmarks"
+	@echo "make bench-load     SIPp load benchmarks beside the Kamailio anchor (~20 min; see BENCHMARKS.md)"
+	@echo "make bench-profile  CPU/heap profiles of the engine under load"
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 10s) each"
 	@echo "variables:     PKGS=./media/... TESTFLAGS=-v FUZZTIME=30s SKIP_DEPS=1"
 
@@ -41,6 +43,20 @@ prompts:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+bench-cps:
+	./bench/cps.sh
+
+bench-rss:
+	./bench/rss.sh
+
+bench-concurrent:
+	./bench/concurrent.sh
+
+bench-load: bench-cps bench-rss bench-concurrent
+
+bench-profile:
+	./bench/profile.sh sig && ./bench/profile.sh media
 
 fuzz:
 	@PKGS='$(PKGS)' FUZZTIME='$(FUZZTIME)' ./scripts/fuzz.sh
