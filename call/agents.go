@@ -120,45 +120,55 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 	}
 	stopHold := m.startHold(ctx, c, sess, r)
 	defer func() { stopHold() }()
+	// later holds the actions ring read while agents rang (the ACD's next offer comes
+	// with the withdrawal of the last one, before that phone's Dial has returned):
+	// they are handled, in order, before the inbox is read again.
+	var later []acd.Action
 	for {
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case d := <-digits:
-			if d.Key != '1' || m.callbackVia == "" {
-				continue
-			}
-			if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdCallback, Call: c.ID, Caller: c.Caller}); err != nil {
-				c.Log.Info("callback refused", "error", err)
-				continue
-			}
-			c.Log.Info("callback requested: the caller keeps their place", "queue", r.Queue)
-			stopHold()
-			if clip, ok := m.prompts.Get(r.Language, "callback_confirm"); ok {
-				_ = sess.Play(ctx, clip.Source())
-			}
-			m.hangup(c, 16, "callback requested")
-			return errCallbackRequested
-		case a := <-inbox:
-			switch a.Kind {
-			case acd.ActOffer:
-				leg := m.ring(ctx, partyOf(c), neg, a.Agents, inbox)
-				if leg == nil {
+		var a acd.Action
+		if len(later) > 0 && ctx.Err() == nil {
+			a, later = later[0], later[1:]
+		} else {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case d := <-digits:
+				if d.Key != '1' || m.callbackVia == "" {
 					continue
 				}
+				if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdCallback, Call: c.ID, Caller: c.Caller}); err != nil {
+					c.Log.Info("callback refused", "error", err)
+					continue
+				}
+				c.Log.Info("callback requested: the caller keeps their place", "queue", r.Queue)
 				stopHold()
-				*answered = true
-				return m.talk(ctx, c, sess, leg)
-			case acd.ActMoved:
-				stopHold()
-				r.Queue = a.Queue
-				stopHold = m.startHold(ctx, c, sess, r)
-			case acd.ActExit:
-				c.Log.Info("call left the queue by rule", "reason", a.Reason)
-				stopHold()
-				m.hangup(c, 16, "queue: "+a.Reason)
-				return fmt.Errorf("left the queue by rule: %s", a.Reason)
+				if clip, ok := m.prompts.Get(r.Language, "callback_confirm"); ok {
+					_ = sess.Play(ctx, clip.Source())
+				}
+				m.hangup(c, 16, "callback requested")
+				return errCallbackRequested
+			case a = <-inbox:
 			}
+		}
+		switch a.Kind {
+		case acd.ActOffer:
+			leg, more := m.ring(ctx, partyOf(c), neg, a.Agents, inbox)
+			later = append(later, more...)
+			if leg == nil {
+				continue
+			}
+			stopHold()
+			*answered = true
+			return m.talk(ctx, c, sess, leg)
+		case acd.ActMoved:
+			stopHold()
+			r.Queue = a.Queue
+			stopHold = m.startHold(ctx, c, sess, r)
+		case acd.ActExit:
+			c.Log.Info("call left the queue by rule", "reason", a.Reason)
+			stopHold()
+			m.hangup(c, 16, "queue: "+a.Reason)
+			return fmt.Errorf("left the queue by rule: %s", a.Reason)
 		}
 	}
 }
@@ -282,8 +292,12 @@ type ringResult struct {
 
 // ring dials the offered agents at once (several for ring-all) and returns the leg
 // of the one who answered first and was accepted by the ACD, or nil when none did
-// (each failure was reported to the ACD, which offers again).
-func (m *Manager) ring(ctx context.Context, c party, neg media.Negotiated, agents []string, inbox <-chan acd.Action) *agentLeg {
+// (each failure was reported to the ACD, which offers again). Withdrawals read from
+// inbox are acted on at once; any other action read meanwhile (the next offer can
+// arrive before a withdrawn phone's Dial has returned) is returned, in order, for
+// the caller to handle: dropping it would leave that agent reserved, never rung.
+func (m *Manager) ring(ctx context.Context, c party, neg media.Negotiated, agents []string, inbox <-chan acd.Action) (*agentLeg, []acd.Action) {
+	var later []acd.Action
 	results := make(chan ringResult, len(agents))
 	cancels := map[string]context.CancelCauseFunc{}
 	for _, id := range agents {
@@ -298,11 +312,13 @@ func (m *Manager) ring(ctx context.Context, c party, neg media.Negotiated, agent
 	for pending := len(agents); pending > 0; {
 		select {
 		case a := <-inbox:
-			if a.Kind == acd.ActWithdraw {
-				for _, id := range a.Agents {
-					if cancel := cancels[id]; cancel != nil {
-						cancel(fmt.Errorf("%w: %s", sip.ErrWithdrawn, a.Reason))
-					}
+			if a.Kind != acd.ActWithdraw {
+				later = append(later, a)
+				continue
+			}
+			for _, id := range a.Agents {
+				if cancel := cancels[id]; cancel != nil {
+					cancel(fmt.Errorf("%w: %s", sip.ErrWithdrawn, a.Reason))
 				}
 			}
 		case res := <-results:
@@ -340,7 +356,7 @@ func (m *Manager) ring(ctx context.Context, c party, neg media.Negotiated, agent
 	if winner != nil && len(agents) > 1 {
 		_ = m.matcher.Do(ctx, acd.Command{Kind: acd.CmdConnected, Call: c.id})
 	}
-	return winner
+	return winner, later
 }
 
 // dialAgent reaches one agent's endpoint with an offer that puts the caller's codec
@@ -508,7 +524,9 @@ func (m *Manager) serveCallback(a acd.Action) {
 	log := m.log.With("call_id", a.Call, "callback_to", Masked(a.Number))
 	p := party{id: a.Call, caller: a.Number, log: log}
 	neg := media.Negotiated{Codec: m.cfg.Media.codecs[0], PTime: media.DefaultPTime}
-	agent := m.ring(ctx, p, neg, a.Agents, inbox)
+	// A callback's inbox gets only withdrawals (its offers start a serveCallback
+	// each), so ring has nothing left over.
+	agent, _ := m.ring(ctx, p, neg, a.Agents, inbox)
 	if agent == nil {
 		return
 	}
