@@ -515,7 +515,9 @@ func (m *Manager) serveCallback(a acd.Action) {
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
-		delete(m.cbInbox, a.Call)
+		if m.cbInbox[a.Call] == inbox { // a re-offer may have started another serveCallback
+			delete(m.cbInbox, a.Call)
+		}
 		m.mu.Unlock()
 	}()
 	if ctx == nil || dialer == nil || m.callbackVia == "" {

@@ -52,7 +52,10 @@ type Manager struct {
 	callbackVia string // host:port of the trunk callbacks are dialled through
 }
 
-var _ sip.Handler = (*Manager)(nil)
+var (
+	_ sip.Handler        = (*Manager)(nil)
+	_ sip.CancelRecorder = (*Manager)(nil)
+)
 
 // Deps are the collaborators of a Manager.
 type Deps struct {
@@ -512,4 +515,15 @@ func (m *Manager) returnMemory(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// CancelledEarly implements sip.CancelRecorder: a call whose CANCEL overtook its
+// INVITE is recorded as created and cancelled, so the numbers still add up.
+func (m *Manager) CancelledEarly(trunk *sip.Trunk, caller, dialled, transport string) {
+	id := fmt.Sprintf("x%011x", rand.Uint64()>>20)
+	log := m.log.With("call_id", id)
+	log.Info("call cancelled before it started", "caller", Masked(caller), "dialled", dialled)
+	m.emitID(id, log, event.Event{Type: event.CallCreated, Caller: caller, Dialled: dialled, Trunk: trunk.Name, Direction: "inbound", Transport: transport})
+	m.emitID(id, log, event.Event{Type: event.CallEnded, Side: event.SideCaller, Cause: "caller cancelled", Code: 487})
+	m.metrics.result("cancelled")
 }

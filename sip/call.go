@@ -91,13 +91,19 @@ func newCall(s *Server, req *sipmsg.Request, tx sipmsg.ServerTransaction, dlg *s
 	c.Log = s.log.With("call_id", c.ID)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	// The dialog's context ends on CANCEL and on transaction failure before the ACK.
+	// The dialog's context ends on CANCEL and when the INVITE transaction ends before
+	// sipgo saw the dialog established. Once we have answered, only our own handlers
+	// end the call (readBye, the ACK timeout, the session timer): sipgo may end the
+	// dialog's context with no cause when the transaction terminates a moment before
+	// the ACK is read, which must not end a good call.
 	c.stopWatch = context.AfterFunc(dlg.Context(), func() {
 		cause := context.Cause(dlg.Context())
 		switch {
 		case errors.Is(cause, sipmsg.ErrTransactionCanceled):
 			c.end(ErrCanceled)
+		case c.isAnswered():
 		case cause == nil || errors.Is(cause, context.Canceled):
-			c.end(ErrRemoteBye)
+			c.end(ErrTransaction)
 		default:
 			c.end(fmt.Errorf("%w: %w", ErrTransaction, cause))
 		}
@@ -158,6 +164,9 @@ func (c *Call) end(cause error) {
 func (c *Call) Ringing() error {
 	if c.isAnswered() {
 		return ErrAnswered
+	}
+	if c.ctx.Err() != nil {
+		return context.Cause(c.ctx) // cancelled already: a 180 now would follow the 487
 	}
 	c.srv.metrics.response(180)
 	return c.dlg.Respond(180, "Ringing", nil)

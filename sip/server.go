@@ -30,6 +30,13 @@ type Handler interface {
 	ServeCall(c *Call)
 }
 
+// CancelRecorder is implemented by a Handler that wants to know of calls cancelled
+// before their dialog could be set up (the CANCEL overtook the INVITE's handling):
+// ServeCall is not called for those.
+type CancelRecorder interface {
+	CancelledEarly(trunk *Trunk, caller, dialled, transport string)
+}
+
 // Server is the SIP endpoint of the engine.
 type Server struct {
 	cfg     Config
@@ -453,7 +460,21 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	dlg, err := dua.ReadInvite(req, tx)
 	if err != nil {
-		s.respond(req, tx, 400, "Bad Request ("+clip(err.Error())+")")
+		select {
+		case <-tx.Done():
+			// A CANCEL overtook us (the transaction layer answered it and sent 487):
+			// the caller hung up before the call could start. Let the handler record
+			// it if it wants to.
+			if cr, ok := s.handler.(CancelRecorder); ok {
+				caller := ""
+				if f := req.From(); f != nil {
+					caller = f.Address.User
+				}
+				cr.CancelledEarly(trunk, caller, dialled, strings.ToLower(req.Transport()))
+			}
+		default:
+			s.respond(req, tx, 400, "Bad Request ("+clip(err.Error())+")")
+		}
 		return
 	}
 	c := newCall(s, req, tx, dlg, trunk, dialled)
