@@ -499,14 +499,15 @@ func (m *Manager) EndOrphans() int {
 func (m *Manager) returnMemory(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	busy := false
+	seen, busy := m.metrics.total.Load(), false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if m.Active() > 0 {
-				busy = true
+			// Calls can be shorter than a tick: count starts, not just who is up now.
+			if n := m.metrics.total.Load(); n != seen || m.Active() > 0 {
+				seen, busy = n, true
 				continue
 			}
 			if busy {

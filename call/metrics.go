@@ -14,6 +14,7 @@ import (
 type Metrics struct {
 	results *prometheus.CounterVec
 	active  atomic.Int64
+	total   atomic.Int64 // calls ever started
 }
 
 // NewMetrics registers the call metrics on reg (nil: unregistered).
