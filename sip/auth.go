@@ -2,14 +2,12 @@ package sip
 
 import (
 	"crypto/hmac"
-	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"net/netip"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,41 +161,12 @@ func (a *authenticator) validResponse(c *digest.Credentials, method, password st
 	if alg == "" {
 		alg = "MD5"
 	}
-	ok := false
-	for _, x := range allowed {
-		if x == alg {
-			ok = true
-		}
-	}
-	if !ok {
+	if !slices.Contains(allowed, alg) {
 		return false
 	}
-	var h hash.Hash
-	switch alg {
-	case "MD5":
-		h = md5.New()
-	case "SHA-256":
-		h = sha256.New()
-	default:
+	ha1, err := HA1(alg, c.Username, c.Realm, password)
+	if err != nil {
 		return false
 	}
-	sum := func(parts ...string) string {
-		h.Reset()
-		h.Write([]byte(strings.Join(parts, ":")))
-		return hex.EncodeToString(h.Sum(nil))
-	}
-	ha1 := sum(c.Username, c.Realm, password)
-	ha2 := sum(method, c.URI)
-	var want string
-	switch c.QOP {
-	case "":
-		want = sum(ha1, c.Nonce, ha2)
-	case "auth":
-		nc := strconv.FormatInt(int64(c.Nc), 16)
-		nc = strings.Repeat("0", max(0, 8-len(nc))) + nc
-		want = sum(ha1, c.Nonce, nc, c.Cnonce, c.QOP, ha2)
-	default:
-		return false
-	}
-	return hmac.Equal([]byte(want), []byte(strings.ToLower(c.Response)))
+	return validResponseHA1(c, method, ha1, alg)
 }
