@@ -159,7 +159,22 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			}
 			stopHold()
 			*answered = true
-			return m.talk(ctx, c, sess, leg)
+			err := m.talk(ctx, c, sess, leg, r)
+			var tr *transferred
+			if !errors.As(err, &tr) {
+				return err
+			}
+			// A blind transfer: the agent's part is over (wrap-up) and the caller
+			// joins the new queue under the same call id.
+			if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdHangup, Call: c.ID}); err != nil && !errors.Is(err, acd.ErrUnknownCall) {
+				c.Log.Warn("ACD hang-up before the transfer", "error", err)
+			}
+			r.Queue = tr.queue
+			if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: c.ID, Queue: r.Queue, Priority: r.Priority, Caller: c.Caller}); err != nil {
+				c.Log.Error("queue refused the transferred call", "queue", r.Queue, "error", err)
+				return m.hold(ctx, sess, r)
+			}
+			stopHold = m.startHold(ctx, c, sess, r)
 		case acd.ActMoved:
 			stopHold()
 			r.Queue = a.Queue
@@ -436,30 +451,44 @@ func (m *Manager) dialLeg(ctx context.Context, dialer Dialer, target sip.Target,
 	return &agentLeg{oc: oc, sess: as}, nil
 }
 
-// talk bridges the caller and the agent until either side ends the call.
-func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, leg *agentLeg) error {
+// talk bridges the caller and the agent until either side ends the call, or the
+// agent transfers it (a *transferred error: the agent's leg is closed, the caller's
+// goes on). The agent acts on the call through Control meanwhile (r is the route:
+// its queue's music is the hold audio).
+func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, leg *agentLeg, r ivr.Route) error {
 	br, err := media.Bridge(sess, leg.sess)
 	if err != nil {
 		leg.close(context.Background(), 16, "bridge failed")
 		return fmt.Errorf("bridge: %w", err)
 	}
 	defer br.Close()
+	ctl, unregister := m.register(leg.agent)
+	defer unregister()
+	var held *onHold
+	defer func() { held.stop() }()
 	m.emit(c, event.Event{Type: event.CallConnected, Agent: leg.agent})
 	c.Log.Info("caller connected to agent", "agent_id", leg.agent)
-	var cause error
-	select {
-	case <-ctx.Done():
-		cause = context.Cause(ctx)
-		leg.close(context.Background(), 16, "caller hung up")
-	case <-leg.oc.Context().Done():
-		cause = errAgentHungUp
-		leg.sess.Close()
-		_ = leg.oc.Hangup(context.Background(), 16, "")
-	case <-leg.sess.Done():
-		cause = fmt.Errorf("agent leg: %w", leg.sess.Err())
-		leg.close(context.Background(), 41, "agent RTP timeout")
+	ref := callRef{c: c, sess: sess, leg: leg, route: r}
+	for {
+		select {
+		case <-ctx.Done():
+			leg.close(context.Background(), 16, "caller hung up")
+			return context.Cause(ctx)
+		case <-leg.oc.Context().Done():
+			leg.sess.Close()
+			_ = leg.oc.Hangup(context.Background(), 16, "")
+			return errAgentHungUp
+		case <-leg.sess.Done():
+			leg.close(context.Background(), 41, "agent RTP timeout")
+			return fmt.Errorf("agent leg: %w", leg.sess.Err())
+		case req := <-ctl.ops:
+			end, reply := m.apply(ctx, ref, req.op, &held)
+			req.reply <- reply
+			if end != nil {
+				return end
+			}
+		}
 	}
-	return cause
 }
 
 // SeatReachable tells the ACD that a SIP seat registered (it logs in, ready) or lost

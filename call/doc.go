@@ -5,5 +5,7 @@
 // cancels, and every step is written as an event to the store.
 //
 // Manager implements sip.Handler: it admits dialled numbers, and ServeCall is the
-// call's script.
+// call's script. Control lets the agent API act on the call an agent is talking on
+// (hang up, hold and resume, blind transfer to a queue): the operation is handed to
+// the call's goroutine, which stays the call's only owner.
 package call

@@ -46,6 +46,7 @@ type Manager struct {
 	locator  Locator
 	inbox    map[string]chan acd.Action // by call id: the ACD's actions for the call
 	cbInbox  map[string]chan acd.Action // by call id: the actions for a callback being served
+	controls map[string]*control        // by agent id: the call the agent is talking on (Control)
 	seats    chan seatChange
 	runCtx   context.Context // Start's: callbacks live as long as the ACD
 

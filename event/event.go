@@ -9,12 +9,13 @@ type Type string
 // The catalogue. Keep it in one place; DESIGN.md lists the same.
 const (
 	// Calls.
-	CallCreated   Type = "call.created"   // Caller, Dialled, Trunk, Direction, Transport
-	CallAnswered  Type = "call.answered"  // Codec
-	CallHeld      Type = "call.held"      // Reason (sendonly, inactive ...)
-	CallResumed   Type = "call.resumed"   //
-	CallConnected Type = "call.connected" // Agent
-	CallEnded     Type = "call.ended"     // Side, Cause, Code
+	CallCreated     Type = "call.created"     // Caller, Dialled, Trunk, Direction, Transport
+	CallAnswered    Type = "call.answered"    // Codec
+	CallHeld        Type = "call.held"        // Reason (sendonly, inactive ...)
+	CallResumed     Type = "call.resumed"     //
+	CallConnected   Type = "call.connected"   // Agent
+	CallTransferred Type = "call.transferred" // Agent, Queue (to)
+	CallEnded       Type = "call.ended"       // Side, Cause, Code
 
 	// The voice menu.
 	MenuEntered Type = "menu.entered" // Node, Language

@@ -182,6 +182,19 @@ func (v *CallView) Apply(ev *event.Event) {
 		if ev.Language != "" {
 			r.Language = ev.Language
 		}
+	case event.CallTransferred:
+		// Back in a queue (a blind transfer): routed again, to the new queue.
+		if !ended {
+			r.State = StateRouted
+		}
+		if ev.Queue != "" {
+			rt := Route{Queue: ev.Queue, Language: r.Language}
+			if r.Route != nil {
+				rt = *r.Route
+				rt.Queue = ev.Queue
+			}
+			r.Route = &rt
+		}
 	case event.CallConnected:
 		if !ended {
 			r.State = StateConnected

@@ -353,3 +353,21 @@ func TestCallViewConnected(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+func TestCallViewTransferred(t *testing.T) {
+	v := NewCallView(10)
+	for i, ev := range []event.Event{
+		{Type: event.CallCreated, Call: "c"},
+		{Type: event.CallAnswered, Call: "c"},
+		{Type: event.MenuRouted, Call: "c", Queue: "general", Skill: "call-taking", Priority: 5, Language: "zh"},
+		{Type: event.CallConnected, Call: "c", Agent: "2001"},
+		{Type: event.CallTransferred, Call: "c", Agent: "2001", Queue: "business"},
+	} {
+		ev.Seq, ev.Time = uint64(i+1), time.Unix(int64(i), 0)
+		v.Apply(&ev)
+	}
+	r, _ := v.Get("c")
+	if r.State != StateRouted || r.Route == nil || r.Route.Queue != "business" || r.Route.Priority != 5 || r.Agent != "2001" {
+		t.Fatalf("%+v %+v", r, r.Route)
+	}
+}

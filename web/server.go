@@ -26,7 +26,17 @@ type Options struct {
 	// Sessions, when set, serves POST /api/v1/login and /logout and guards the
 	// endpoints that need a logged-in agent or supervisor.
 	Sessions *Sessions
-	Logger   *slog.Logger
+	// CallControl, when set with Sessions, serves POST /api/v1/agents/{id}/call.
+	CallControl CallControl
+	// Events, with Sessions, serves the agents' WebSocket GET /api/v1/agents/{id}/ws
+	// (*store.Store). Handler subscribes to it once, for the life of the process.
+	Events Feed
+	// OriginPatterns are the browser origins (host patterns, path.Match syntax) allowed
+	// to open the agents' WebSocket besides the engine's own host. Empty: same host only.
+	OriginPatterns []string
+	Logger         *slog.Logger
+
+	ws wsConfig // tests tune the WebSocket
 }
 
 // Handler returns the engine's HTTP handler.
@@ -35,6 +45,10 @@ func Handler(o Options) http.Handler {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &api{o: o}
+	if o.Events != nil && o.Sessions != nil {
+		a.hub = newWSHub(o.ws, o.Logger)
+		o.Events.Subscribe(a.hub.publish)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -58,6 +72,12 @@ func Handler(o Options) http.Handler {
 			mux.HandleFunc("POST /api/v1/agents/{id}/state", o.Sessions.requireAuth(a.setState))
 		}
 	}
+	if o.CallControl != nil && o.Sessions != nil {
+		mux.HandleFunc("POST /api/v1/agents/{id}/call", o.Sessions.requireAuth(a.controlCall))
+	}
+	if a.hub != nil {
+		mux.HandleFunc("GET /api/v1/agents/{id}/ws", a.agentWS)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -67,7 +87,10 @@ func Handler(o Options) http.Handler {
 	return recoverer(o.Logger, mux)
 }
 
-type api struct{ o Options }
+type api struct {
+	o   Options
+	hub *wsHub // nil without Events
+}
 
 func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	if a.o.Ready != nil {

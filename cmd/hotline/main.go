@@ -139,7 +139,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	httpSrv := &http.Server{
 		Handler: web.Handler(web.Options{
 			Calls: st.Calls(), Gatherer: reg, Logger: log, ACD: acdOf(mgr),
-			Sessions: web.NewSessions(accounts, nil, 0),
+			Sessions: web.NewSessions(accounts, nil, 0), CallControl: mgr,
+			Events: st, // the agents' WebSocket
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")

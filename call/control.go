@@ -1,0 +1,227 @@
+package call
+
+// Agent call control: what the agent API (web) does to the call an agent is on. The
+// call's goroutine owns the call; Control only finds that goroutine (a map from agent
+// to the control channel of the call being talked, kept by talk) and hands it the
+// operation, then waits for its answer.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hotline12345/hotline/event"
+	"github.com/hotline12345/hotline/ivr"
+	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/sip"
+)
+
+// OpKind says what an Op does to the agent's call.
+type OpKind uint8
+
+// The operations an agent can take on the call they are on.
+const (
+	// OpHangup ends the call: the agent's leg and the caller's get BYE and the call
+	// ends with side "agent".
+	OpHangup OpKind = iota + 1
+	// OpHold puts the caller on hold: the caller hears the queue's hold music and the
+	// agent hears silence (neither hears the other). Holding a held call does nothing.
+	OpHold
+	// OpResume takes the caller off hold: the two talk again. Resuming a call that is
+	// not held does nothing.
+	OpResume
+	// OpTransferQueue is a blind transfer to Op.Queue: the agent's leg gets BYE (the
+	// agent goes to wrap-up) and the caller waits in that queue, hearing its hold
+	// audio, until the ACD offers the call again.
+	OpTransferQueue
+)
+
+var opNames = []string{"", "hangup", "hold", "resume", "transfer"}
+
+// String returns the operation's name as the agent API spells it.
+func (k OpKind) String() string {
+	if int(k) < len(opNames) && k != 0 {
+		return opNames[k]
+	}
+	return fmt.Sprintf("OpKind(%d)", uint8(k))
+}
+
+// Op is one operation on an agent's call.
+type Op struct {
+	Kind OpKind
+	// Queue is the queue a transfer sends the caller to (OpTransferQueue).
+	Queue string
+}
+
+// Errors of Control.
+var (
+	// ErrNotOnCall: the agent is not talking to a caller (idle, ringing, or the call
+	// ended meanwhile).
+	ErrNotOnCall = errors.New("call: agent is not on a call")
+	// ErrUnknownAgent: no agent has that id.
+	ErrUnknownAgent = errors.New("call: unknown agent")
+	// ErrUnknownQueue: a transfer names a queue that is not configured.
+	ErrUnknownQueue = errors.New("call: unknown queue")
+	// ErrBadOp: the operation is not one of the OpKind values.
+	ErrBadOp = errors.New("call: bad call operation")
+)
+
+// control is the channel through which Control reaches the goroutine of a call being
+// talked; done is closed when talk returns (no more operations are read).
+type control struct {
+	ops  chan controlReq
+	done chan struct{}
+}
+
+type controlReq struct {
+	op    Op
+	reply chan error // buffered: talk never blocks answering
+}
+
+// Control applies op to the call agent is talking on and returns once the call's
+// goroutine has done it. It fails with ErrUnknownAgent, ErrUnknownQueue or ErrBadOp
+// for a request that cannot be right, with ErrNotOnCall when the agent is not
+// bridged to a caller (callbacks being served are not controlled yet), and with
+// ctx's error when ctx ends first. Safe for concurrent use.
+func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
+	if _, ok := m.endpoints[agent]; !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownAgent, agent)
+	}
+	switch op.Kind {
+	case OpHangup, OpHold, OpResume:
+	case OpTransferQueue:
+		if _, ok := m.queues[op.Queue]; !ok {
+			return fmt.Errorf("%w %q", ErrUnknownQueue, op.Queue)
+		}
+	default:
+		return fmt.Errorf("%w: %v", ErrBadOp, op.Kind)
+	}
+	m.mu.Lock()
+	ctl := m.controls[agent]
+	m.mu.Unlock()
+	if ctl == nil {
+		return fmt.Errorf("%w: %s", ErrNotOnCall, agent)
+	}
+	req := controlReq{op: op, reply: make(chan error, 1)}
+	select {
+	case ctl.ops <- req:
+	case <-ctl.done:
+		return fmt.Errorf("%w: %s", ErrNotOnCall, agent)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// register makes the call being talked reachable by Control for agent until the
+// returned function is called.
+func (m *Manager) register(agent string) (*control, func()) {
+	ctl := &control{ops: make(chan controlReq), done: make(chan struct{})}
+	m.mu.Lock()
+	if m.controls == nil {
+		m.controls = map[string]*control{}
+	}
+	m.controls[agent] = ctl
+	m.mu.Unlock()
+	return ctl, func() {
+		m.mu.Lock()
+		if m.controls[agent] == ctl {
+			delete(m.controls, agent)
+		}
+		m.mu.Unlock()
+		close(ctl.done)
+	}
+}
+
+// onHold is a hold in progress: the caller's hold music and the agent's silence,
+// each a Play on its session, which takes precedence over forwarding into it.
+type onHold struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// holdCall starts the hold audio: the route's queue music (its last hold prompt,
+// looping) to the caller, silence to the agent.
+func (m *Manager) holdCall(ctx context.Context, sess *media.Session, leg *agentLeg, r ivr.Route) *onHold {
+	hctx, cancel := context.WithCancel(ctx)
+	h := &onHold{cancel: cancel, done: make(chan struct{})}
+	music := m.holdSource(m.queues[r.Queue], r.Language, false)
+	if music == nil {
+		music = media.Silence(24 * time.Hour)
+	}
+	agentDone := make(chan struct{})
+	go func() {
+		defer close(agentDone)
+		_ = leg.sess.Play(hctx, media.Silence(24*time.Hour))
+	}()
+	go func() {
+		defer close(h.done)
+		_ = sess.Play(hctx, music)
+		<-agentDone
+	}()
+	return h
+}
+
+// stop ends the hold audio and waits until both Plays have returned, so forwarding
+// resumes in both directions.
+func (h *onHold) stop() {
+	if h == nil {
+		return
+	}
+	h.cancel()
+	<-h.done
+}
+
+// transferred is what talk returns when the agent transferred the call to a queue.
+type transferred struct{ queue string }
+
+func (t *transferred) Error() string { return "call: transferred to queue " + t.queue }
+
+// apply does one operation on a bridged call, on the call's goroutine. It returns
+// a non-nil end when the operation ends the bridge (hang-up, transfer) and the
+// error to answer Control with.
+func (m *Manager) apply(ctx context.Context, c callRef, op Op, held **onHold) (end error, reply error) {
+	switch op.Kind {
+	case OpHold:
+		if *held != nil {
+			return nil, nil
+		}
+		*held = m.holdCall(ctx, c.sess, c.leg, c.route)
+		m.emit(c.c, event.Event{Type: event.CallHeld, Agent: c.leg.agent, Reason: "agent"})
+		c.c.Log.Info("agent put the caller on hold", "agent_id", c.leg.agent)
+		return nil, nil
+	case OpResume:
+		if *held == nil {
+			return nil, nil
+		}
+		(*held).stop()
+		*held = nil
+		m.emit(c.c, event.Event{Type: event.CallResumed, Agent: c.leg.agent})
+		c.c.Log.Info("agent resumed the call", "agent_id", c.leg.agent)
+		return nil, nil
+	case OpHangup:
+		c.c.Log.Info("agent hung up through the API", "agent_id", c.leg.agent)
+		c.leg.close(context.Background(), 16, "agent hung up")
+		return errAgentHungUp, nil
+	case OpTransferQueue:
+		c.c.Log.Info("agent transferred the call", "agent_id", c.leg.agent, "queue", op.Queue)
+		c.leg.close(context.Background(), 16, "transferred")
+		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Queue: op.Queue})
+		return &transferred{queue: op.Queue}, nil
+	}
+	return nil, fmt.Errorf("%w: %v", ErrBadOp, op.Kind)
+}
+
+// callRef is what apply needs of the call being talked.
+type callRef struct {
+	c     *sip.Call
+	sess  *media.Session
+	leg   *agentLeg
+	route ivr.Route
+}
