@@ -59,6 +59,7 @@ func (m *Manager) Act(a acd.Action) {
 	}
 	m.mu.Unlock()
 	if a.Kind == acd.ActOffer && a.Callback {
+		m.wg.Add(1) // before the goroutine starts, so that Drain cannot miss it
 		go m.serveCallback(a)
 		return
 	}
@@ -535,7 +536,6 @@ func (m *Manager) applySeats(ctx context.Context) {
 // outbound call "<id>-cb". An agent who does not answer is reported like any other
 // (the ACD offers the request again); a citizen who does not answer ends the request.
 func (m *Manager) serveCallback(a acd.Action) {
-	m.wg.Add(1)
 	defer m.wg.Done()
 	m.mu.Lock()
 	ctx, dialer := m.runCtx, m.dialer
