@@ -3,6 +3,8 @@ package call
 import (
 	"context"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -96,5 +98,59 @@ func TestAnnouncement(t *testing.T) {
 	}
 	if m.announcement("fr", acd.Position{Place: 1}) != nil {
 		t.Error("an announcement with missing prompts must be left out")
+	}
+}
+
+// TestOperatorPromptsOverride: an operator's folder (16 kHz WAV or raw G.711) replaces
+// the embedded prompt of the same name, and adds new ones.
+func TestOperatorPromptsOverride(t *testing.T) {
+	sub, err := fs.Sub(ivr.Prompts, "prompts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "zh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// welcome: 1 s at 16 kHz (resampled to 8 kHz on load); goodbye: 0.5 s of raw u-law.
+	f, err := os.Create(filepath.Join(dir, "zh", "welcome.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := media.NewWAVWriter(f, 16000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 16,000 samples (GenerateDTMF makes 8 kHz ones: 2 s of them) are 1 s at 16 kHz.
+	if err := w.Write(media.GenerateDTMF('5', 2*time.Second, 0.3)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	f.Close()
+	ulaw := make([]byte, 4000)
+	media.EncodeFrame(media.PCMU, ulaw, media.GenerateDTMF('1', 500*time.Millisecond, 0.3))
+	if err := os.WriteFile(filepath.Join(dir, "zh", "goodbye.ul"), ulaw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "zh", "extra.ul"), ulaw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	embedded, _ := LoadPrompts(sub)
+	p, err := LoadPrompts(sub, os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]time.Duration{"welcome": time.Second, "goodbye": 500 * time.Millisecond, "extra": 500 * time.Millisecond} {
+		c, ok := p.Get("zh", name)
+		if !ok || c.Duration() != want {
+			t.Errorf("zh/%s: found %v, want %v long", name, ok, want)
+		}
+	}
+	orig, _ := embedded.Get("zh", "welcome")
+	if c, _ := p.Get("zh", "welcome"); c.Duration() == orig.Duration() {
+		t.Error("welcome was not replaced")
+	}
+	if c, ok := p.Get("en", "welcome"); !ok || c.Duration() == time.Second {
+		t.Error("the English welcome must stay the embedded one")
 	}
 }
