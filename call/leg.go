@@ -157,7 +157,9 @@ func (l *leg) reoffer(origin *media.Origin, local netip.AddrPort) func([]byte) (
 		// makes our direction recvonly or inactive (RFC 3264 8.4), and the old style
 		// c=0.0.0.0 leaves no address to send to. neg.Direction is ours.
 		held := !neg.Direction.Sends() || !neg.Remote.IsValid()
-		l.sess.Update(neg.Remote, neg.Codec, neg.DTMF, neg.Direction.Sends(), neg.Direction.Receives())
+		// While the caller holds, expect no RTP from them either (a holding phone may
+		// send music, or nothing): the RTP timeout waits until they resume.
+		l.sess.Update(neg.Remote, neg.Codec, neg.DTMF, neg.Direction.Sends(), neg.Direction.Receives() && !held)
 		if held != l.held {
 			l.held = held
 			if held {
