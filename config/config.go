@@ -47,8 +47,12 @@ type Config struct {
 	// Agents are the seats (key agents); left out, the demo's 1001-1200 (primary,
 	// WebRTC) and 2001-2050 (backup, SIP phones).
 	Agents acd.Config `yaml:",inline"`
-	// LabPassword is the password of every agent whose password_hash is empty. The
-	// engine refuses to listen on anything but loopback while one such agent exists.
+	// Supervisors may change any agent's state (key supervisors); left out, the
+	// demo's one supervisor 9001 with the lab password.
+	Supervisors []Supervisor `yaml:"supervisors"`
+	// LabPassword is the password of every agent and supervisor whose password_hash
+	// is empty. The engine refuses to listen on anything but loopback while one such
+	// account exists.
 	LabPassword string `yaml:"lab_password"`
 	// IVR is the voice menu; nil means the embedded 12345 menu.
 	IVR *ivr.Config `yaml:"ivr"`
@@ -116,6 +120,9 @@ func Parse(file string, data []byte, base *Config) (Config, error) {
 	}
 	if base == nil && keyNode(root.Content[0], "agents") == nil {
 		c.Agents = acd.Default()
+	}
+	if base == nil && keyNode(root.Content[0], "supervisors") == nil {
+		c.Supervisors = defaultSupervisors()
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -207,13 +214,14 @@ func (c *Config) Validate(prompts ivr.Catalog) error {
 	for _, e := range c.Agents.Validate(c.Queues) {
 		add(e.Path, e.Msg)
 	}
+	c.validateSupervisors(add)
 	if c.LabPassword == "" {
 		c.LabPassword = "hotline-lab"
 	}
 	if lab := c.labAccounts(); lab > 0 {
 		for _, addr := range []struct{ key, v string }{{"sip.listen", c.SIP.Listen}, {"http.listen", c.HTTP.Listen}} {
 			if _, _, err := net.SplitHostPort(addr.v); err == nil && !loopback(addr.v) {
-				add(addr.key, fmt.Sprintf("%d agents still have the lab password: give each a password_hash before listening on %s", lab, addr.v))
+				add(addr.key, fmt.Sprintf("%d accounts (agents and supervisors) still have the lab password: give each a password_hash before listening on %s", lab, addr.v))
 			}
 		}
 	}
@@ -236,7 +244,7 @@ func (c *Config) Validate(prompts ivr.Catalog) error {
 	return nil
 }
 
-// labAccounts counts the agents with no password of their own.
+// labAccounts counts the agents and supervisors with no password of their own.
 func (c *Config) labAccounts() int {
 	n := 0
 	for _, a := range c.Agents.Agents {
@@ -244,10 +252,15 @@ func (c *Config) labAccounts() int {
 			n++
 		}
 	}
+	for _, s := range c.Supervisors {
+		if s.PasswordHash == "" {
+			n++
+		}
+	}
 	return n
 }
 
-// LabAccounts is how many agents log in with the lab password.
+// LabAccounts is how many agents and supervisors log in with the lab password.
 func (c *Config) LabAccounts() int { return c.labAccounts() }
 
 // loopback reports whether host:port names a loopback address (or localhost).

@@ -164,10 +164,10 @@ func TestLabPasswordOnlyOnLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Validate(embedded(t))
-	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: sip.listen: 250 agents still have the lab password") {
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: sip.listen: 251 accounts (agents and supervisors) still have the lab password") {
 		t.Fatalf("want a refusal naming sip.listen, got %v", err)
 	}
-	c, err = Parse("f.yaml", []byte("sip:\n  listen: 0.0.0.0:5060\nhttp:\n  listen: 10.1.2.3:80\nagents:\n  - {id: \"1\", password_hash: x, skills: {call-taking: 5}}\n"), &base)
+	c, err = Parse("f.yaml", []byte("sip:\n  listen: 0.0.0.0:5060\nhttp:\n  listen: 10.1.2.3:80\nagents:\n  - {id: \"1\", password_hash: x, skills: {call-taking: 5}}\nsupervisors:\n  - {id: \"9\", password_hash: y}\n"), &base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +176,66 @@ func TestLabPasswordOnlyOnLoopback(t *testing.T) {
 	}
 	if len(c.Agents.Agents) != 1 {
 		t.Fatalf("agents given in the file must replace the demo's: %d", len(c.Agents.Agents))
+	}
+}
+
+func TestSupervisors(t *testing.T) {
+	if got := Default().Supervisors; len(got) != 1 || got[0].ID != "9001" || got[0].PasswordHash != "" {
+		t.Fatalf("default supervisors: %+v", got)
+	}
+	d := Default()
+	if n := d.LabAccounts(); n != 251 {
+		t.Fatalf("lab accounts in the default: %d, want 250 agents + 1 supervisor", n)
+	}
+	tests := []struct {
+		name string
+		file string
+		ids  []string // the supervisors after parsing, when valid
+		err  string   // part of the validation error, when not
+	}{
+		{name: "left out keeps the demo's", file: "site: x\n", ids: []string{"9001"}},
+		{name: "given replaces the demo's", file: "supervisors:\n  - {id: \"8001\", name: Lee}\n  - {id: \"8002\"}\n", ids: []string{"8001", "8002"}},
+		{name: "empty list means none", file: "supervisors: []\n", ids: []string{}},
+		{name: "clash with an agent", file: "supervisors:\n  - {id: \"2001\"}\n", err: `f.yaml:2: supervisors.0.id: "2001" is already an agent's id`},
+		{name: "duplicate", file: "supervisors:\n  - {id: \"8001\"}\n  - {id: \"8001\"}\n", err: `f.yaml:3: supervisors.1.id: duplicate supervisor "8001"`},
+		{name: "missing id", file: "supervisors:\n  - {name: Lee}\n", err: "supervisors.0.id: missing"},
+		{name: "unknown key", file: "supervisors:\n  - {id: \"8001\", skills: {x: 1}}\n", err: "field skills not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := Default()
+			c, err := Parse("f.yaml", []byte(tt.file), &base)
+			if err == nil {
+				err = c.Validate(embedded(t))
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("want an error containing %q, got %v", tt.err, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, s := range c.Supervisors {
+				ids = append(ids, s.ID)
+			}
+			if strings.Join(ids, ",") != strings.Join(tt.ids, ",") {
+				t.Fatalf("supervisors %v, want %v", ids, tt.ids)
+			}
+		})
+	}
+}
+
+func TestSupervisorWithLabPasswordKeepsLoopback(t *testing.T) {
+	base := Default()
+	c, err := Parse("f.yaml", []byte("http:\n  listen: 10.1.2.3:80\nagents:\n  - {id: \"1\", password_hash: x, skills: {call-taking: 5}}\n"), &base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate(embedded(t))
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: http.listen: 1 accounts (agents and supervisors) still have the lab password") {
+		t.Fatalf("the demo supervisor's lab password must keep the engine on loopback, got %v", err)
 	}
 }

@@ -8,22 +8,38 @@ import (
 	"github.com/hotline12345/hotline/sip"
 )
 
-// AgentAccounts are the logins of the configured agents: a PBKDF2 hash each, or the
-// lab password for those that have none (the demo). It also answers the SIP
-// registrar's question for SIP seats (sip.Credentials).
+// Supervisor is a supervisor's login: it may change any agent's state. It has no SIP
+// seat and takes no calls.
+type Supervisor struct {
+	// ID is the login name; it must not be an agent's id (an agent's wins).
+	ID string
+	// PasswordHash is the PBKDF2 hash (password.Hash); empty means the lab password.
+	PasswordHash string
+}
+
+// AgentAccounts are the logins of the configured agents and supervisors: a PBKDF2
+// hash each, or the lab password for those that have none (the demo). It also
+// answers the SIP registrar's question for SIP seats (sip.Credentials).
 type AgentAccounts struct {
 	byID  map[string]acd.AgentConfig
+	sups  map[string]Supervisor
 	lab   string
 	realm string
 }
 
 var _ Accounts = (*AgentAccounts)(nil)
 
-// NewAccounts indexes agents; realm is the SIP digest realm of the registrar.
-func NewAccounts(agents []acd.AgentConfig, labPassword, realm string) *AgentAccounts {
-	a := &AgentAccounts{byID: map[string]acd.AgentConfig{}, lab: labPassword, realm: realm}
+// NewAccounts indexes agents (role agent) and supervisors (role supervisor); realm
+// is the SIP digest realm of the registrar.
+func NewAccounts(agents []acd.AgentConfig, supervisors []Supervisor, labPassword, realm string) *AgentAccounts {
+	a := &AgentAccounts{byID: map[string]acd.AgentConfig{}, sups: map[string]Supervisor{}, lab: labPassword, realm: realm}
 	for _, ag := range agents {
 		a.byID[ag.ID] = ag
+	}
+	for _, s := range supervisors {
+		if _, clash := a.byID[s.ID]; !clash {
+			a.sups[s.ID] = s
+		}
 	}
 	return a
 }
@@ -32,26 +48,32 @@ func NewAccounts(agents []acd.AgentConfig, labPassword, realm string) *AgentAcco
 // real account with a hash.
 var dummy, _ = password.Hash("no such agent")
 
-// Authenticate implements Accounts. Every configured agent has the agent role.
+// Authenticate implements Accounts: configured agents have the agent role,
+// configured supervisors the supervisor role.
 func (a *AgentAccounts) Authenticate(id, pw string) (string, bool) {
-	ag, ok := a.byID[id]
-	if !ok {
+	hash, role := "", RoleAgent
+	if ag, ok := a.byID[id]; ok {
+		hash = ag.PasswordHash
+	} else if s, ok := a.sups[id]; ok {
+		hash, role = s.PasswordHash, RoleSupervisor
+	} else {
 		_, _ = password.Check(dummy, pw)
 		return "", false
 	}
-	if ag.PasswordHash == "" {
+	if hash == "" {
 		if subtle.ConstantTimeCompare([]byte(pw), []byte(a.lab)) == 1 {
-			return RoleAgent, true
+			return role, true
 		}
 		return "", false
 	}
-	if good, err := password.Check(ag.PasswordHash, pw); err != nil || !good {
+	if good, err := password.Check(hash, pw); err != nil || !good {
 		return "", false
 	}
-	return RoleAgent, true
+	return role, true
 }
 
 // HA1 implements sip.Credentials for SIP seats: the stored HA1, or the lab password's.
+// Supervisors have no seat.
 func (a *AgentAccounts) HA1(user, algorithm string) (string, bool) {
 	ag, ok := a.byID[user]
 	if !ok || ag.Endpoint.Kind != acd.EndpointSIP {

@@ -113,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stopRun()
 	mgr.Start(runCtx)
 
-	accounts := web.NewAccounts(cfg.Agents.Agents, cfg.LabPassword, cfg.SIP.Registrar.Realm)
+	accounts := web.NewAccounts(cfg.Agents.Agents, supervisors(cfg.Supervisors), cfg.LabPassword, cfg.SIP.Registrar.Realm)
 	registrar, err := sip.NewRegistrar(cfg.SIP.Registrar, accounts.HA1, sip.RegistrarOptions{
 		Logger: log, OnReachable: mgr.SeatReachable,
 	})
@@ -165,7 +165,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  health    %s/healthz  %s/readyz\n", base, base)
 	fmt.Fprintf(stdout, "  agents    %s/api/v1/agents   queues %s/api/v1/queues\n", base, base)
 	if n := cfg.LabAccounts(); n > 0 {
-		fmt.Fprintf(stdout, "  login     %d agents use the lab password %q (loopback only)\n", n, cfg.LabPassword)
+		fmt.Fprintf(stdout, "  login     %d accounts (agents and supervisors) use the lab password %q (loopback only)\n", n, cfg.LabPassword)
 	}
 	if cfg.Data != "" {
 		fmt.Fprintf(stdout, "  data      %s\n", cfg.Data)
@@ -256,6 +256,15 @@ func callbackVia(trunks []sip.Trunk) string {
 		}
 	}
 	return ""
+}
+
+// supervisors hands the configured supervisors to the web layer's accounts.
+func supervisors(cs []config.Supervisor) []web.Supervisor {
+	out := make([]web.Supervisor, 0, len(cs))
+	for _, s := range cs {
+		out = append(out, web.Supervisor{ID: s.ID, PasswordHash: s.PasswordHash})
+	}
+	return out
 }
 
 // acdOf returns the manager's matcher as the web layer's interface, or a nil
