@@ -10,6 +10,14 @@ const (
 	// CmdEnqueue puts a call in a queue (Call, Queue, Priority, Caller). With
 	// Callback set it joins as a callback request (a call abandoned earlier that is
 	// to be called back).
+	//
+	// With Agent set (a transfer to a named agent) the call is offered at once to
+	// that agent only, whatever their skills or pool: the agent must be ready, or
+	// the command fails (ErrNotLoggedIn, ErrBadState) and changes nothing; the
+	// queue's maximum length does not apply. The offer follows the queue's ring
+	// timeout; if the agent rejects it or lets it time out (becoming not-ready as
+	// for any offer), the call waits in Queue like any other call, under that
+	// queue's rules, from the time it joined.
 	CmdEnqueue CommandKind = iota + 1
 	// CmdHangup says the call is over for the ACD (Call): waiting or ringing it is
 	// abandoned (ringing agents are withdrawn and become ready again); answered, its
@@ -60,8 +68,10 @@ func (k CommandKind) String() string {
 // Command is one input to the Router: a call or agent event from the call package or
 // the web layer.
 type Command struct {
-	Kind     CommandKind
-	Call     string
+	Kind CommandKind
+	Call string
+	// Agent is the agent a command concerns; for CmdEnqueue, the only agent the
+	// call is first offered to (empty: the queue's strategy chooses).
 	Agent    string
 	Queue    string
 	Caller   string // the citizen's number (to call back)

@@ -169,8 +169,15 @@ func randomCommand(rng *rand.Rand, h *harness, queues []queue.Config, agents []A
 	n := rng.IntN(100)
 	switch {
 	case n < 20:
-		return Command{Kind: CmdEnqueue, Call: call, Queue: queues[rng.IntN(len(queues))].Name,
+		c := Command{Kind: CmdEnqueue, Call: call, Queue: queues[rng.IntN(len(queues))].Name,
 			Priority: rng.IntN(3), Caller: "1" + call, Callback: rng.IntN(10) == 0}
+		if rng.IntN(5) == 0 { // a transfer to a named agent, most often a ready one
+			c.Callback, c.Agent = false, id
+			if a := pick(Ready); a != nil && rng.IntN(4) != 0 {
+				c.Agent = a.cfg.ID
+			}
+		}
+		return c
 	case n < 40:
 		if a := pick(Reserved); a != nil {
 			if rng.IntN(8) == 0 {

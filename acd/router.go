@@ -294,12 +294,29 @@ func (r *Router) enqueue(c Command) error {
 	case r.calls[c.Call] != nil:
 		return fmt.Errorf("%w: %s", ErrDuplicateCall, c.Call)
 	}
-	r.join(q, c.Call, c.Caller, c.Priority, c.Callback, 0)
+	if c.Agent == "" {
+		r.join(q, c.Call, c.Caller, c.Priority, c.Callback, 0, nil)
+		return nil
+	}
+	a, err := r.agent(c.Agent)
+	switch {
+	case err != nil:
+		return err
+	case c.Callback:
+		return fmt.Errorf("%w: a callback request cannot be offered to a named agent", ErrBadCommand)
+	case a.st.State == LoggedOut:
+		return fmt.Errorf("%w: %s", ErrNotLoggedIn, c.Agent)
+	case a.st.State != Ready:
+		return fmt.Errorf("%w: agent %s is %v, not ready", ErrBadState, c.Agent, a.st.State)
+	}
+	r.join(q, c.Call, c.Caller, c.Priority, false, 0, a)
 	return nil
 }
 
 // join puts a new entry for call in q, or sends it where q's exit says when q is full.
-func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops int) {
+// With target set (a ready agent) the queue is never full and the call is offered to
+// target at once.
+func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops int, target *agent) {
 	r.seq++
 	e := &entry{
 		Entry: queue.Entry{Call: call, Caller: caller, Priority: prio, Seq: r.seq, Joined: r.now,
@@ -311,7 +328,10 @@ func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops in
 	q.st.Waiting++
 	ev := event.Event{Type: event.QueueJoined, Call: call, Queue: q.cfg.Name, Skill: q.cfg.Skill,
 		Priority: prio, Caller: caller}
-	if !cb && q.cfg.MaxLength > 0 && q.live >= q.cfg.MaxLength {
+	if target != nil {
+		ev.Agent, ev.Reason = target.cfg.ID, "transfer"
+	}
+	if !cb && target == nil && q.cfg.MaxLength > 0 && q.live >= q.cfg.MaxLength {
 		r.event(ev)
 		r.exit(e, "full")
 		return
@@ -349,6 +369,9 @@ func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops in
 	}
 	if q.cfg.MaxWait > 0 && !cb {
 		r.pushDeadline(deadline{at: r.now.Add(q.cfg.MaxWait), kind: dlMaxWait, e: e})
+	}
+	if target != nil {
+		r.offerTo(e, []*agent{target}, false)
 	}
 }
 
@@ -392,7 +415,7 @@ func (r *Router) exit(e *entry, reason string) {
 		r.leave(e, reason, nil)
 		delete(r.calls, e.Call)
 		r.sink.Act(Action{Kind: ActMoved, Call: e.Call, Queue: t.cfg.Name})
-		r.join(t, e.Call, e.Caller, e.Priority, false, e.hops+1)
+		r.join(t, e.Call, e.Caller, e.Priority, false, e.hops+1, nil)
 	default:
 		r.leave(e, reason, nil)
 		delete(r.calls, e.Call)

@@ -166,12 +166,27 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 				return err
 			}
 			// A blind transfer: the agent's part is over (wrap-up) and the caller
-			// joins the new queue under the same call id.
+			// joins the new queue (or rings the named agent, or the number) under
+			// the same call id.
 			if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdHangup, Call: c.ID}); err != nil && !errors.Is(err, acd.ErrUnknownCall) {
 				c.Log.Warn("ACD hang-up before the transfer", "error", err)
 			}
 			r.Queue = tr.queue
-			if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: c.ID, Queue: r.Queue, Priority: r.Priority, Caller: c.Caller}); err != nil {
+			if tr.number != "" {
+				done, err := m.transferOut(ctx, c, sess, neg, r, tr.number)
+				if done {
+					return err
+				}
+				c.Log.Info("transfer to a number failed: the caller goes back to the queue", "queue", r.Queue, "error", err)
+			}
+			enq := acd.Command{Kind: acd.CmdEnqueue, Call: c.ID, Queue: r.Queue, Priority: r.Priority, Caller: c.Caller, Agent: tr.agent}
+			err = m.matcher.Do(ctx, enq)
+			if err != nil && tr.agent != "" && ctx.Err() == nil {
+				c.Log.Info("transfer target no longer ready: the caller waits in the queue", "to_agent", tr.agent, "queue", r.Queue, "error", err)
+				enq.Agent = ""
+				err = m.matcher.Do(ctx, enq)
+			}
+			if err != nil {
 				c.Log.Error("queue refused the transferred call", "queue", r.Queue, "error", err)
 				return m.hold(ctx, sess, r)
 			}
@@ -186,6 +201,50 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			m.hangup(c, 16, "queue: "+a.Reason)
 			return fmt.Errorf("left the queue by rule: %s", a.Reason)
 		}
+	}
+}
+
+// transferOut dials number through the callback trunk for a caller whose agent
+// transferred them there, with the queue's hold audio meanwhile, and bridges the
+// two when it answers. done is false when the number was not reached and the call
+// goes on (the caller goes back to the queue); otherwise err is why the call ended
+// (errAgentHungUp when the number hung up first).
+func (m *Manager) transferOut(ctx context.Context, c *sip.Call, sess *media.Session, neg media.Negotiated, r ivr.Route, number string) (done bool, err error) {
+	m.mu.Lock()
+	dialer := m.dialer
+	m.mu.Unlock()
+	if dialer == nil || m.callbackVia == "" {
+		return false, ErrNoTrunk
+	}
+	stopHold := m.startHold(ctx, c, sess, r)
+	target := sip.Target{URI: "sip:" + number + "@" + m.callbackVia, Destination: m.callbackVia}
+	c.Log.Info("dialling the transfer number", "to_number", Masked(number))
+	out, err := m.dialLeg(ctx, dialer, target, neg, sip.DialOptions{From: "12345", FromName: "12345", RingTimeout: 45 * time.Second})
+	stopHold()
+	if err != nil {
+		if ctx.Err() != nil {
+			return true, context.Cause(ctx)
+		}
+		return false, err
+	}
+	br, err := media.Bridge(sess, out.sess)
+	if err != nil {
+		out.close(context.Background(), 16, "bridge failed")
+		return true, fmt.Errorf("bridge: %w", err)
+	}
+	defer br.Close()
+	c.Log.Info("caller connected to the transfer number", "to_number", Masked(number))
+	select {
+	case <-ctx.Done():
+		out.close(context.Background(), 16, "caller hung up")
+		return true, context.Cause(ctx)
+	case <-out.oc.Context().Done():
+		out.sess.Close()
+		_ = out.oc.Hangup(context.Background(), 16, "")
+		return true, errAgentHungUp
+	case <-out.sess.Done():
+		out.close(context.Background(), 41, "transfer leg RTP timeout")
+		return true, fmt.Errorf("transfer leg: %w", out.sess.Err())
 	}
 }
 

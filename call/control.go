@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/hotline12345/hotline/acd"
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/ivr"
 	"github.com/hotline12345/hotline/media"
@@ -35,9 +37,25 @@ const (
 	// agent goes to wrap-up) and the caller waits in that queue, hearing its hold
 	// audio, until the ACD offers the call again.
 	OpTransferQueue
+	// OpTransferAgent is a blind transfer to the agent Op.Agent, who must be ready
+	// (else ErrTargetNotReady and the call goes on as it was). The agent's leg gets
+	// BYE (wrap-up) and the call is offered to Op.Agent alone, under the ring
+	// timeout of the queue it was answered from; when the target answers the caller
+	// is bridged to them. If the target rejects the offer or lets it time out, the
+	// caller waits in that queue like any other call. If the target stopped being
+	// ready between the check and the offer, the caller waits in that queue at once.
+	OpTransferAgent
+	// OpTransferNumber is a blind transfer to an outside number Op.Number, dialled
+	// through the callback trunk (the one whose outbound host:port is configured;
+	// ErrNoTrunk without one) from 12345. The agent's leg gets BYE (wrap-up) and the
+	// caller hears the queue's hold audio while the number rings (up to 45 s). When
+	// it answers the two are bridged until either hangs up (the call ends with side
+	// "agent" when the number hangs up first); when it is busy, declines or does
+	// not answer, the caller goes back to the queue the call was answered from.
+	OpTransferNumber
 )
 
-var opNames = []string{"", "hangup", "hold", "resume", "transfer"}
+var opNames = []string{"", "hangup", "hold", "resume", "transfer", "transfer", "transfer"}
 
 // String returns the operation's name as the agent API spells it.
 func (k OpKind) String() string {
@@ -52,6 +70,11 @@ type Op struct {
 	Kind OpKind
 	// Queue is the queue a transfer sends the caller to (OpTransferQueue).
 	Queue string
+	// Agent is the agent a transfer sends the caller to (OpTransferAgent).
+	Agent string
+	// Number is the outside number a transfer dials (OpTransferNumber): 3 to 20
+	// digits, optionally after a '+'.
+	Number string
 }
 
 // Errors of Control.
@@ -65,6 +88,18 @@ var (
 	ErrUnknownQueue = errors.New("call: unknown queue")
 	// ErrBadOp: the operation is not one of the OpKind values.
 	ErrBadOp = errors.New("call: bad call operation")
+	// ErrBadTarget: a transfer to an agent names no configured agent, or the
+	// agent themself.
+	ErrBadTarget = errors.New("call: bad transfer target agent")
+	// ErrTargetNotReady: the agent a transfer names is not ready (logged out, on a
+	// call, ringing, not-ready or in wrap-up).
+	ErrTargetNotReady = errors.New("call: transfer target agent not ready")
+	// ErrBadNumber: a transfer to a number names something that is not a phone
+	// number.
+	ErrBadNumber = errors.New("call: bad transfer number")
+	// ErrNoTrunk: a transfer to a number, but no trunk is configured for outbound
+	// calls.
+	ErrNoTrunk = errors.New("call: no outbound trunk")
 )
 
 // control is the channel through which Control reaches the goroutine of a call being
@@ -80,8 +115,10 @@ type controlReq struct {
 }
 
 // Control applies op to the call agent is talking on and returns once the call's
-// goroutine has done it. It fails with ErrUnknownAgent, ErrUnknownQueue or ErrBadOp
-// for a request that cannot be right, with ErrNotOnCall when the agent is not
+// goroutine has done it. It fails with ErrUnknownAgent, ErrUnknownQueue, ErrBadTarget,
+// ErrBadNumber, ErrNoTrunk or ErrBadOp for a request that cannot be right, with
+// ErrTargetNotReady when a transfer's target agent is not ready, with ErrNotOnCall
+// when the agent is not
 // bridged to a caller (callbacks being served are not controlled yet), and with
 // ctx's error when ctx ends first. Safe for concurrent use.
 func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
@@ -93,6 +130,17 @@ func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
 	case OpTransferQueue:
 		if _, ok := m.queues[op.Queue]; !ok {
 			return fmt.Errorf("%w %q", ErrUnknownQueue, op.Queue)
+		}
+	case OpTransferAgent:
+		if _, ok := m.endpoints[op.Agent]; !ok || op.Agent == agent {
+			return fmt.Errorf("%w: %q", ErrBadTarget, op.Agent)
+		}
+	case OpTransferNumber:
+		if !ValidNumber(op.Number) {
+			return fmt.Errorf("%w: %q", ErrBadNumber, op.Number)
+		}
+		if m.callbackVia == "" {
+			return ErrNoTrunk
 		}
 	default:
 		return fmt.Errorf("%w: %v", ErrBadOp, op.Kind)
@@ -178,10 +226,34 @@ func (h *onHold) stop() {
 	<-h.done
 }
 
-// transferred is what talk returns when the agent transferred the call to a queue.
-type transferred struct{ queue string }
+// ValidNumber reports whether s can be dialled by a transfer to a number: 3 to 20
+// digits, optionally after a '+'.
+func ValidNumber(s string) bool {
+	d := strings.TrimPrefix(s, "+")
+	if len(d) < 3 || len(d) > 20 {
+		return false
+	}
+	for _, r := range d {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
 
-func (t *transferred) Error() string { return "call: transferred to queue " + t.queue }
+// transferred is what talk returns when the agent transferred the call: to queue
+// (the call's queue for a transfer to an agent), to agent, or to number.
+type transferred struct{ queue, agent, number string }
+
+func (t *transferred) Error() string {
+	switch {
+	case t.number != "":
+		return "call: transferred to a number"
+	case t.agent != "":
+		return "call: transferred to agent " + t.agent
+	}
+	return "call: transferred to queue " + t.queue
+}
 
 // apply does one operation on a bridged call, on the call's goroutine. It returns
 // a non-nil end when the operation ends the bridge (hang-up, transfer) and the
@@ -212,10 +284,38 @@ func (m *Manager) apply(ctx context.Context, c callRef, op Op, held **onHold) (e
 	case OpTransferQueue:
 		c.c.Log.Info("agent transferred the call", "agent_id", c.leg.agent, "queue", op.Queue)
 		c.leg.close(context.Background(), 16, "transferred")
-		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Queue: op.Queue})
+		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Queue: op.Queue, Reason: "queue"})
 		return &transferred{queue: op.Queue}, nil
+	case OpTransferAgent:
+		if err := m.targetReady(ctx, op.Agent); err != nil {
+			return nil, err
+		}
+		c.c.Log.Info("agent transferred the call to an agent", "agent_id", c.leg.agent, "to_agent", op.Agent)
+		c.leg.close(context.Background(), 16, "transferred")
+		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Queue: c.route.Queue, Reason: "agent", Dialled: op.Agent})
+		return &transferred{queue: c.route.Queue, agent: op.Agent}, nil
+	case OpTransferNumber:
+		c.c.Log.Info("agent transferred the call to a number", "agent_id", c.leg.agent, "to_number", Masked(op.Number))
+		c.leg.close(context.Background(), 16, "transferred")
+		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Reason: "number", Dialled: op.Number})
+		return &transferred{queue: c.route.Queue, number: op.Number}, nil
 	}
 	return nil, fmt.Errorf("%w: %v", ErrBadOp, op.Kind)
+}
+
+// targetReady checks with the ACD that agent is ready for a transfer.
+func (m *Manager) targetReady(ctx context.Context, agent string) error {
+	if m.matcher == nil {
+		return fmt.Errorf("%w: %s", ErrTargetNotReady, agent)
+	}
+	st, err := m.matcher.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	if s := st.Agents[agent].State; s != acd.Ready {
+		return fmt.Errorf("%w: %s is %v", ErrTargetNotReady, agent, s)
+	}
+	return nil
 }
 
 // callRef is what apply needs of the call being talked.

@@ -13,7 +13,7 @@ import (
 // TestControlRefuses: requests that cannot be right fail before reaching any call.
 func TestControlRefuses(t *testing.T) {
 	m := &Manager{
-		endpoints: map[string]acd.Endpoint{"2001": {Kind: acd.EndpointSIP}},
+		endpoints: map[string]acd.Endpoint{"2001": {Kind: acd.EndpointSIP}, "2002": {Kind: acd.EndpointSIP}},
 		queues:    map[string]queue.Config{"business": {Name: "business"}},
 	}
 	tests := []struct {
@@ -28,6 +28,12 @@ func TestControlRefuses(t *testing.T) {
 		{"unknown queue", "2001", Op{Kind: OpTransferQueue, Queue: "nope"}, ErrUnknownQueue},
 		{"not on a call", "2001", Op{Kind: OpHold}, ErrNotOnCall},
 		{"transfer while not on a call", "2001", Op{Kind: OpTransferQueue, Queue: "business"}, ErrNotOnCall},
+		{"transfer to an unknown agent", "2001", Op{Kind: OpTransferAgent, Agent: "9999"}, ErrBadTarget},
+		{"transfer to oneself", "2001", Op{Kind: OpTransferAgent, Agent: "2001"}, ErrBadTarget},
+		{"transfer to an agent while not on a call", "2001", Op{Kind: OpTransferAgent, Agent: "2002"}, ErrNotOnCall},
+		{"transfer to a bad number", "2001", Op{Kind: OpTransferNumber, Number: "12a45"}, ErrBadNumber},
+		{"transfer to an empty number", "2001", Op{Kind: OpTransferNumber}, ErrBadNumber},
+		{"transfer to a number without a trunk", "2001", Op{Kind: OpTransferNumber, Number: "13900000000"}, ErrNoTrunk},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,5 +74,28 @@ func TestControlReachesTheCall(t *testing.T) {
 	}
 	if err := m.Control(ctx, "2001", Op{Kind: OpHold}); !errors.Is(err, ErrNotOnCall) {
 		t.Fatalf("Control after unregister = %v, want ErrNotOnCall", err)
+	}
+}
+
+func TestValidNumber(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"13900000000", true},
+		{"+8613900000000", true},
+		{"110", true},
+		{"12", false},
+		{"", false},
+		{"+", false},
+		{"139 0000 0000", false},
+		{"139@evil", false},
+		{"123456789012345678901", false},
+		{"++123", false},
+	}
+	for _, tt := range tests {
+		if got := ValidNumber(tt.in); got != tt.want {
+			t.Errorf("ValidNumber(%q) = %v, want %v", tt.in, got, tt.want)
+		}
 	}
 }

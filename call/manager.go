@@ -273,6 +273,21 @@ func (m *Manager) run(c *sip.Call) ending {
 		sdp = media.Offer(local, m.cfg.Media.codecs, m.cfg.Media.DTMFPayloadType, media.DefaultPTime, origin)
 	}
 
+	// A re-INVITE can come right after the ACK, before the media leg below exists:
+	// it waits (briefly) for the leg instead of being refused.
+	legReady := make(chan func([]byte) ([]byte, error), 1)
+	c.OnReoffer(func(offer []byte) ([]byte, error) {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case fn := <-legReady:
+			legReady <- fn
+			return fn(offer)
+		case <-t.C:
+		case <-c.Context().Done():
+		}
+		return nil, &sip.RejectError{Code: 491, Reason: "Request Pending", Err: errors.New("call media not set up yet")}
+	})
 	ack, err := c.Answer(sdp)
 	if err != nil {
 		m.pool.Release(conn)
@@ -318,7 +333,7 @@ func (m *Manager) run(c *sip.Call) ending {
 	}()
 
 	leg := newLeg(ctx, m, c, sess, neg)
-	c.OnReoffer(leg.reoffer(&origin, local))
+	legReady <- leg.reoffer(&origin, local)
 
 	res, err := ivr.Run(ctx, leg, m.menu, ivr.Options{
 		Clock: m.clock, Logger: c.Log,

@@ -12,7 +12,9 @@ import (
 // CallControl is what the agent API needs to act on the call an agent is on
 // (call.Manager). Control must be safe for concurrent use and return once the
 // operation is done, with call.ErrNotOnCall, call.ErrUnknownAgent,
-// call.ErrUnknownQueue or call.ErrBadOp (wrapped) for the requests it refuses.
+// call.ErrUnknownQueue, call.ErrBadTarget, call.ErrTargetNotReady,
+// call.ErrBadNumber, call.ErrNoTrunk or call.ErrBadOp (wrapped) for the requests it
+// refuses.
 type CallControl interface {
 	Control(ctx context.Context, agent string, op call.Op) error
 }
@@ -21,11 +23,14 @@ var _ CallControl = (*call.Manager)(nil)
 
 // controlRequest is the body of POST /api/v1/agents/{id}/call.
 type controlRequest struct {
-	Op    string `json:"op"`
-	Queue string `json:"queue"`
+	Op     string `json:"op"`
+	Queue  string `json:"queue"`
+	Agent  string `json:"agent"`
+	Number string `json:"number"`
 }
 
-// callOps maps the API's operation names to the call package's.
+// callOps maps the API's operation names to the call package's (a transfer's kind
+// depends on its target: see controlCall).
 var callOps = map[string]call.OpKind{
 	"hangup":   call.OpHangup,
 	"hold":     call.OpHold,
@@ -34,8 +39,16 @@ var callOps = map[string]call.OpKind{
 }
 
 // controlCall serves POST /api/v1/agents/{id}/call: hang up, hold, resume or blind
-// transfer to a queue the call agent {id} is on. Agents act only on their own call;
-// supervisors on anyone's.
+// transfer the call agent {id} is on. A transfer names exactly one target: "queue",
+// "agent" (who must be ready) or "number" (an outside number dialled through the
+// outbound trunk); the other operations name none. Agents act only on their own
+// call; supervisors on anyone's.
+//
+// Errors (the "code" of the error body): 400 bad_request (not JSON, unknown field),
+// bad_op, bad_transfer (no target, several, or a target on another operation),
+// bad_queue, bad_agent (unknown, or the agent themself), bad_number; 403 forbidden;
+// 404 agent_not_found; 409 not_on_call, agent_not_ready, no_outbound_trunk; 503
+// call_unavailable.
 func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 	sess, _ := SessionFrom(r.Context())
 	id := r.PathValue("id")
@@ -47,7 +60,7 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", `want {"op": "hangup"|"hold"|"resume"|"transfer", "queue": "..."}`)
+		writeError(w, http.StatusBadRequest, "bad_request", `want {"op": "hangup"|"hold"|"resume"|"transfer", "queue"|"agent"|"number": "..."}`)
 		return
 	}
 	kind, ok := callOps[req.Op]
@@ -55,16 +68,37 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_op", "op must be hangup, hold, resume or transfer")
 		return
 	}
-	if (kind == call.OpTransferQueue) != (req.Queue != "") {
-		writeError(w, http.StatusBadRequest, "bad_queue", "a transfer needs a queue, and only a transfer takes one")
+	targets := 0
+	for _, t := range []string{req.Queue, req.Agent, req.Number} {
+		if t != "" {
+			targets++
+		}
+	}
+	if (kind == call.OpTransferQueue) != (targets == 1) || targets > 1 {
+		writeError(w, http.StatusBadRequest, "bad_transfer", `a transfer needs exactly one of "queue", "agent" or "number", and only a transfer takes one`)
 		return
 	}
-	err := a.o.CallControl.Control(r.Context(), id, call.Op{Kind: kind, Queue: req.Queue})
+	switch {
+	case req.Agent != "":
+		kind = call.OpTransferAgent
+	case req.Number != "":
+		kind = call.OpTransferNumber
+		if !call.ValidNumber(req.Number) {
+			writeError(w, http.StatusBadRequest, "bad_number", "number must be 3 to 20 digits, optionally after a '+'")
+			return
+		}
+	}
+	err := a.o.CallControl.Control(r.Context(), id, call.Op{Kind: kind, Queue: req.Queue, Agent: req.Agent, Number: req.Number})
 	switch {
 	case err == nil:
 		out := map[string]string{"agent": id, "op": req.Op}
-		if req.Queue != "" {
+		switch {
+		case req.Queue != "":
 			out["queue"] = req.Queue
+		case req.Agent != "":
+			out["to_agent"] = req.Agent
+		case req.Number != "":
+			out["number"] = req.Number
 		}
 		writeJSON(w, http.StatusOK, out)
 	case errors.Is(err, call.ErrUnknownAgent):
@@ -73,6 +107,14 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "not_on_call", err.Error())
 	case errors.Is(err, call.ErrUnknownQueue):
 		writeError(w, http.StatusBadRequest, "bad_queue", err.Error())
+	case errors.Is(err, call.ErrBadTarget):
+		writeError(w, http.StatusBadRequest, "bad_agent", err.Error())
+	case errors.Is(err, call.ErrBadNumber):
+		writeError(w, http.StatusBadRequest, "bad_number", err.Error())
+	case errors.Is(err, call.ErrTargetNotReady):
+		writeError(w, http.StatusConflict, "agent_not_ready", err.Error())
+	case errors.Is(err, call.ErrNoTrunk):
+		writeError(w, http.StatusConflict, "no_outbound_trunk", err.Error())
 	case errors.Is(err, call.ErrBadOp):
 		writeError(w, http.StatusBadRequest, "bad_op", err.Error())
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,7 +13,9 @@ import (
 )
 
 // fakeControl records the operations it is asked for and answers as the call
-// package would: 2001 is on a call, 2002 is logged in but idle, other ids unknown.
+// package would: 2001 is on a call, 2002 is logged in but idle, other ids unknown;
+// of the transfer targets 2002 is ready, 2003 is not, others are unknown; numbers
+// starting 110 find no outbound trunk.
 type fakeControl struct {
 	mu  sync.Mutex
 	ops []string
@@ -24,12 +27,19 @@ func (f *fakeControl) Control(_ context.Context, agent string, op call.Op) error
 		return fmt.Errorf("%w: %q", call.ErrUnknownAgent, agent)
 	case op.Kind == call.OpTransferQueue && op.Queue != "business":
 		return fmt.Errorf("%w %q", call.ErrUnknownQueue, op.Queue)
+	case op.Kind == call.OpTransferAgent && (op.Agent == agent || op.Agent != "2002" && op.Agent != "2003"):
+		return fmt.Errorf("%w: %q", call.ErrBadTarget, op.Agent)
+	case op.Kind == call.OpTransferNumber && strings.HasPrefix(op.Number, "110"):
+		return call.ErrNoTrunk
 	case agent == "2002":
 		return fmt.Errorf("%w: %s", call.ErrNotOnCall, agent)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ops = append(f.ops, agent+" "+op.Kind.String()+" "+op.Queue)
+	if op.Kind == call.OpTransferAgent && op.Agent == "2003" {
+		return fmt.Errorf("%w: 2003 is not-ready", call.ErrTargetNotReady)
+	}
+	f.ops = append(f.ops, fmt.Sprintf("%s %v q=%s a=%s n=%s", agent, op.Kind, op.Queue, op.Agent, op.Number))
 	return nil
 }
 
@@ -58,18 +68,31 @@ func TestCallControl(t *testing.T) {
 	}{
 		{"no token", "", "2001", `{"op":"hold"}`, 401, "unauthenticated", ""},
 		{"another agent's call", "2002", "2001", `{"op":"hangup"}`, 403, "forbidden", ""},
-		{"hold", "2001", "2001", `{"op":"hold"}`, 200, "", "2001 hold "},
-		{"resume", "2001", "2001", `{"op":"resume"}`, 200, "", "2001 resume "},
-		{"transfer", "2001", "2001", `{"op":"transfer","queue":"business"}`, 200, "", "2001 transfer business"},
-		{"supervisor hangs up", "9001", "2001", `{"op":"hangup"}`, 200, "", "2001 hangup "},
+		{"hold", "2001", "2001", `{"op":"hold"}`, 200, "", "2001 hold q= a= n="},
+		{"resume", "2001", "2001", `{"op":"resume"}`, 200, "", "2001 resume q= a= n="},
+		{"transfer", "2001", "2001", `{"op":"transfer","queue":"business"}`, 200, "", "2001 transfer q=business a= n="},
+		{"supervisor hangs up", "9001", "2001", `{"op":"hangup"}`, 200, "", "2001 hangup q= a= n="},
+		{"transfer to an agent", "2001", "2001", `{"op":"transfer","agent":"2002"}`, 200, "", "2001 transfer q= a=2002 n="},
+		{"transfer to a number", "2001", "2001", `{"op":"transfer","number":"13900000000"}`, 200, "", "2001 transfer q= a= n=13900000000"},
+		{"transfer to an international number", "2001", "2001", `{"op":"transfer","number":"+8613900000000"}`, 200, "", "2001 transfer q= a= n=+8613900000000"},
+		{"target agent not ready", "2001", "2001", `{"op":"transfer","agent":"2003"}`, 409, "agent_not_ready", ""},
+		{"unknown target agent", "2001", "2001", `{"op":"transfer","agent":"7777"}`, 400, "bad_agent", ""},
+		{"transfer to oneself", "2001", "2001", `{"op":"transfer","agent":"2001"}`, 400, "bad_agent", ""},
+		{"number not digits", "2001", "2001", `{"op":"transfer","number":"139-0000"}`, 400, "bad_number", ""},
+		{"number too short", "2001", "2001", `{"op":"transfer","number":"12"}`, 400, "bad_number", ""},
+		{"no outbound trunk", "2001", "2001", `{"op":"transfer","number":"110110"}`, 409, "no_outbound_trunk", ""},
+		{"queue and agent", "2001", "2001", `{"op":"transfer","queue":"business","agent":"2002"}`, 400, "bad_transfer", ""},
+		{"agent and number", "2001", "2001", `{"op":"transfer","agent":"2002","number":"13900000000"}`, 400, "bad_transfer", ""},
+		{"agent without transfer", "2001", "2001", `{"op":"hold","agent":"2002"}`, 400, "bad_transfer", ""},
+		{"number without transfer", "2001", "2001", `{"op":"hangup","number":"13900000000"}`, 400, "bad_transfer", ""},
 		{"not on a call", "2002", "2002", `{"op":"hold"}`, 409, "not_on_call", ""},
 		{"unknown agent", "9001", "7777", `{"op":"hold"}`, 404, "agent_not_found", ""},
 		{"unknown op", "2001", "2001", `{"op":"park"}`, 400, "bad_op", ""},
-		{"transfer without queue", "2001", "2001", `{"op":"transfer"}`, 400, "bad_queue", ""},
-		{"queue without transfer", "2001", "2001", `{"op":"hold","queue":"business"}`, 400, "bad_queue", ""},
+		{"transfer without target", "2001", "2001", `{"op":"transfer"}`, 400, "bad_transfer", ""},
+		{"queue without transfer", "2001", "2001", `{"op":"hold","queue":"business"}`, 400, "bad_transfer", ""},
 		{"unknown queue", "2001", "2001", `{"op":"transfer","queue":"nope"}`, 400, "bad_queue", ""},
 		{"not JSON", "2001", "2001", `hold`, 400, "bad_request", ""},
-		{"unknown field", "2001", "2001", `{"op":"hold","agent":"2002"}`, 400, "bad_request", ""},
+		{"unknown field", "2001", "2001", `{"op":"hold","extension":"2002"}`, 400, "bad_request", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
