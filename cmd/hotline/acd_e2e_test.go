@@ -32,7 +32,7 @@ import (
 
 	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/media/mediatest"
-	"github.com/hotline12345/hotline/sip/siptest"
+	"github.com/hotline12345/hotline/internal/siptest"
 	"github.com/hotline12345/hotline/store"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hotline12345/hotline/media"
-	"github.com/hotline12345/hotline/sip/siptest"
+	"github.com/hotline12345/hotline/internal/siptest"
 	"github.com/hotline12345/hotline/store"
 )
 

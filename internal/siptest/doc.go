@@ -9,6 +9,9 @@
 // dialog; a BYE from the engine is answered 200 and ends Call.Done. Offer builds an
 // SDP offer (RFC 3264) for a media/mediatest.Peer.
 //
+// It lives under internal/ rather than beside package sip because it joins SIP and
+// media (the floors of DESIGN.md keep those apart); only the engine's tests use it.
+//
 // It is test code: it keeps every dialog until Close, and it is not hardened against
 // hostile peers.
 package siptest
