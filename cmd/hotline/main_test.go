@@ -2,7 +2,7 @@ package main
 
 // End-to-end tests: they build the real hotline binary once (TestMain), start one
 // engine per test on free loopback ports with its own data folder, and drive it
-// from outside with real peers (SIPp, baresip) and a Go test UAC (sip/siptest),
+// from outside with real peers (SIPp, baresip) and a Go test UAC (internal/siptest),
 // asserting on what the peers saw and on the engine's REST API and metrics.
 
 import (
