@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sort"
 	"time"
@@ -112,28 +111,17 @@ func (a *api) setState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", `want {"state": "ready"|"not-ready"|"logged-out", "reason": "..."}`)
 		return
 	}
-	st, err := acd.ParseAgentState(req.State)
-	if err != nil || (st != acd.Ready && st != acd.NotReady && st != acd.LoggedOut) {
-		writeError(w, http.StatusBadRequest, "bad_state", `state must be ready, not-ready or logged-out`)
-		return
-	}
-	cmd := acd.Command{Kind: acd.CmdSetState, Agent: id, State: st, Reason: req.Reason}
-	if st == acd.LoggedOut {
-		cmd = acd.Command{Kind: acd.CmdLogout, Agent: id}
-	}
-	err = a.o.ACD.Do(r.Context(), cmd)
-	if errors.Is(err, acd.ErrNotLoggedIn) && st != acd.LoggedOut {
-		cmd.Kind = acd.CmdLogin
-		err = a.o.ACD.Do(r.Context(), cmd)
-	}
-	switch {
-	case err == nil:
-		writeJSON(w, http.StatusOK, map[string]string{"agent": id, "state": st.String(), "reason": req.Reason})
-	case errors.Is(err, acd.ErrUnknownAgent):
-		writeError(w, http.StatusNotFound, "agent_not_found", err.Error())
-	case errors.Is(err, acd.ErrBadState), errors.Is(err, acd.ErrNotLoggedIn), errors.Is(err, acd.ErrBadCommand):
-		writeError(w, http.StatusConflict, "state_conflict", err.Error())
+	code, msg := changeState(r.Context(), a.o.ACD, id, req.State, req.Reason)
+	switch code {
+	case "":
+		writeJSON(w, http.StatusOK, map[string]string{"agent": id, "state": req.State, "reason": req.Reason})
+	case "bad_state":
+		writeError(w, http.StatusBadRequest, code, msg)
+	case "agent_not_found":
+		writeError(w, http.StatusNotFound, code, msg)
+	case "state_conflict":
+		writeError(w, http.StatusConflict, code, msg)
 	default:
-		writeError(w, http.StatusServiceUnavailable, "acd_unavailable", err.Error())
+		writeError(w, http.StatusServiceUnavailable, code, msg)
 	}
 }
