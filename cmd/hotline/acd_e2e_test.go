@@ -30,9 +30,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline12345/hotline/internal/siptest"
 	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/media/mediatest"
-	"github.com/hotline12345/hotline/internal/siptest"
 	"github.com/hotline12345/hotline/store"
 )
 

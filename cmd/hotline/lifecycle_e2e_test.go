@@ -11,8 +11,8 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
-	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/internal/siptest"
+	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/store"
 )
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/internal/siptest"
+	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/store"
 )
 

@@ -10,9 +10,9 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/hotline12345/hotline/internal/siptest"
 	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/media/mediatest"
-	"github.com/hotline12345/hotline/internal/siptest"
 	"github.com/hotline12345/hotline/store"
 )
 
