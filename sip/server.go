@@ -427,6 +427,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	if code, reason, hdrs := s.checkInvite(req); code != 0 {
+		s.log.Info("INVITE refused", "code", code, "reason", reason, "source", req.Source())
 		s.metrics.rejected(strconv.Itoa(code))
 		s.respond(req, tx, code, reason, hdrs...)
 		return
@@ -436,6 +437,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		dialled = req.To().Address.User
 	}
 	if code := s.handler.Admit(trunk, dialled); code != 0 {
+		s.log.Info("INVITE refused", "code", code, "dialled", dialled, "source", req.Source())
 		s.metrics.rejected(strconv.Itoa(code))
 		s.respond(req, tx, code, reasonPhrase(code))
 		return
@@ -473,6 +475,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 				cr.CancelledEarly(trunk, caller, dialled, strings.ToLower(req.Transport()))
 			}
 		default:
+			s.log.Warn("INVITE dialog not set up", "error", err, "source", req.Source())
 			s.respond(req, tx, 400, "Bad Request ("+clip(err.Error())+")")
 		}
 		return
