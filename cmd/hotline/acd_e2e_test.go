@@ -330,14 +330,17 @@ func pressOne(ctx context.Context, t *testing.T, e *engine, then media.Source) (
 // tone returns one second of a sine at hz (so that it loops on a packet boundary)
 // and the set of its 20 ms PCMU frames, to recognise it at the other end of a
 // bridge that forwards without transcoding.
-func tone(hz float64) (*media.Clip, map[string]bool) {
+func tone(hz float64) (*media.Clip, map[string]bool) { return toneIn(media.PCMU, hz) }
+
+// toneIn is tone with the frames encoded in codec.
+func toneIn(codec media.Codec, hz float64) (*media.Clip, map[string]bool) {
 	pcm := make([]int16, 8000)
 	for i := range pcm {
 		pcm[i] = int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/8000))
 	}
 	clip := media.NewClip(fmt.Sprintf("tone%.0f", hz), pcm)
 	frames := map[string]bool{}
-	p := clip.Payload(media.PCMU)
+	p := clip.Payload(codec)
 	for i := 0; i+160 <= len(p); i += 160 {
 		frames[string(p[i:i+160])] = true
 	}

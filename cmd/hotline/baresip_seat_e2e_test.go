@@ -19,9 +19,10 @@ import (
 
 // baresipPhone is a running baresip 1.0.0 with its own HOME and configuration.
 type baresipPhone struct {
-	t     *testing.T
-	out   *lockedBuffer
-	stdin io.Writer
+	t      *testing.T
+	out    *lockedBuffer
+	stdin  io.Writer
+	exited chan struct{} // closed when baresip has exited
 }
 
 // startBaresip runs baresip with baresipConfig (aubridge audio, stdio commands) and
@@ -57,19 +58,27 @@ func startBaresip(t *testing.T, accounts string) *baresipPhone {
 		cancel()
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
+	p.exited = make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		close(exited)
+		close(p.exited)
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-exited
+		<-p.exited
 		if t.Failed() {
 			t.Logf("baresip output:\n%s", lastLines(p.out.String(), 60))
 		}
 	})
 	return p
+}
+
+// send types s on baresip's stdin (commands, or keys sent as RFC 4733 events).
+func (p *baresipPhone) send(s string) {
+	p.t.Helper()
+	if _, err := io.WriteString(p.stdin, s); err != nil {
+		p.t.Fatalf("baresip stdin: %v", err)
+	}
 }
 
 // waitOutput waits at most d for baresip to print what.

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -137,21 +136,6 @@ func sippMessageTime(log, dir, start string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// pcmaTone returns one second of a sine at hz and the set of its 20 ms PCMA frames.
-func pcmaTone(hz float64) (*media.Clip, map[string]bool) {
-	pcm := make([]int16, 8000)
-	for i := range pcm {
-		pcm[i] = int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/8000))
-	}
-	clip := media.NewClip(fmt.Sprintf("tone%.0f", hz), pcm)
-	frames := map[string]bool{}
-	p := clip.Payload(media.PCMA)
-	for i := 0; i+160 <= len(p); i += 160 {
-		frames[string(p[i:i+160])] = true
-	}
-	return clip, frames
-}
-
 // requestCallback starts a SIPp citizen who presses 1 for the general desk, waits
 // 9 s in the queue (past the route announcement, which eats keys) and presses 1 for a
 // callback; it waits until the engine has hung up on them and returns their record.
@@ -235,7 +219,7 @@ func TestACDCallback(t *testing.T) {
 		t.Errorf("callback record: direction %q agent %q caller %q; want outbound, 2001, %s", cb.Direction, cb.Agent, cb.Caller, callbackCitizen)
 	}
 	// The bridge: the citizen talks to the engine's leg; the agent hears it.
-	voice, frames := pcmaTone(400)
+	voice, frames := toneIn(media.PCMA, 400)
 	citizen.rtp.SetRemote(citizen.engineRTP(time.Second))
 	talked := make(chan error, 1)
 	go func() { talked <- citizen.rtp.Stream(ctx, voice.Source()) }()

@@ -115,7 +115,7 @@ func TestAgentTransferToNumber(t *testing.T) {
 	if got := countFrames(far.rtp, c.agentFrames, netip.AddrPort{}); got != 0 {
 		t.Errorf("the number got %d packets of agent 2001's voice", got)
 	}
-	voice, frames := pcmaTone(700)
+	voice, frames := toneIn(media.PCMA, 700)
 	ulaw := map[string]bool{}
 	for f := range frames {
 		b := []byte(f)
