@@ -371,25 +371,10 @@ func (m *Manager) run(c *sip.Call) ending {
 // hold plays the queue's hold audio until the call ends (the ACD takes it from here
 // in a later release).
 func (m *Manager) hold(ctx context.Context, sess *media.Session, r ivr.Route) error {
-	q, ok := m.queues[r.Queue]
-	if !ok || len(q.Hold) == 0 {
-		<-ctx.Done()
-		return context.Cause(ctx)
-	}
-	srcs := make([]media.Source, 0, len(q.Hold))
-	for i, name := range q.Hold {
-		clip, ok := m.prompts.Get(r.Language, name)
-		if !ok {
-			continue
+	if src := m.holdSource(m.queues[r.Queue], r.Language, true); src != nil {
+		if err := sess.Play(ctx, src); err != nil {
+			return err
 		}
-		if i == len(q.Hold)-1 {
-			srcs = append(srcs, clip.Loop())
-		} else {
-			srcs = append(srcs, clip.Source())
-		}
-	}
-	if err := sess.Play(ctx, media.Sequence(srcs...)); err != nil {
-		return err
 	}
 	<-ctx.Done()
 	return context.Cause(ctx)
