@@ -84,10 +84,29 @@ type Packet struct {
 	Event bool
 }
 
-// Bridged is a bridge between two sessions made by Bridge. Its methods are safe
+// Leg is one side of a bridge: a *Session (RTP) or a *Peer (an agent's WebRTC
+// connection). Only this package implements it.
+type Leg interface {
+	PacketWriter
+	// attach puts the leg in br; it fails when the leg has ended or is in
+	// another bridge.
+	attach(br *Bridged) error
+	// detach takes the leg out of br (if it is in it).
+	detach(br *Bridged)
+	// forwardTo sets where the leg's reader forwards what it receives; nil stops
+	// it, and no write to the previous writer is in progress once it returns.
+	forwardTo(w PacketWriter)
+}
+
+var (
+	_ Leg = (*Session)(nil)
+	_ Leg = (*Peer)(nil)
+)
+
+// Bridged is a bridge between two legs made by Bridge. Its methods are safe
 // for concurrent use.
 type Bridged struct {
-	a, b *Session
+	a, b Leg
 	done chan struct{}
 
 	mu    sync.Mutex // held while the bridge is set up and torn down
@@ -110,7 +129,7 @@ type Bridged struct {
 // fails with ErrBridgeSelf when a == b, with ErrSessionClosed when either session
 // has ended and with ErrAlreadyBridged when either is in another bridge. Sessions
 // need not be started yet.
-func Bridge(a, b *Session) (*Bridged, error) {
+func Bridge(a, b Leg) (*Bridged, error) {
 	if a == b {
 		return nil, ErrBridgeSelf
 	}
@@ -174,6 +193,34 @@ type fwdState struct {
 	max      uint16 // highest source sequence number forwarded
 	seqOff   uint16
 	tsOff    uint32
+}
+
+// place maps the source packet h into the outgoing stream: it returns the
+// packet's sequence number and timestamp there and its marker bit, or ok false
+// for a late packet from before the last switch (to be dropped). At a switch (not
+// anchored yet, a new source SSRC, a sequence jump) it takes new offsets so that
+// h continues the stream at next (the stream's next sequence number) and resume
+// (the timestamp of a packet sent now), with the marker bit set.
+func (f *fwdState) place(h *rtp.Header, next uint16, resume uint32) (seq uint16, ts uint32, marker, ok bool) {
+	marker = h.Marker
+	d := int(int16(h.SequenceNumber - f.max))
+	switch {
+	case !f.anchored || h.SSRC != f.ssrc || d >= maxDropout || d <= -maxMisorder:
+		*f = fwdState{
+			anchored: true,
+			ssrc:     h.SSRC,
+			first:    h.SequenceNumber,
+			max:      h.SequenceNumber,
+			seqOff:   next - h.SequenceNumber,
+			tsOff:    resume - h.Timestamp,
+		}
+		marker = true
+	case int16(h.SequenceNumber-f.first) < 0:
+		return 0, 0, false, false
+	case d > 0:
+		f.max = h.SequenceNumber
+	}
+	return h.SequenceNumber + f.seqOff, h.Timestamp + f.tsOff, marker, true
 }
 
 // sentMark is the newest packet sent on a session's outgoing stream, by the pacer
@@ -312,33 +359,17 @@ func (s *Session) WritePacket(p *Packet) error {
 	}
 
 	now := s.pacer.now()
-	marker := h.Marker
-	f := &s.fwd
-	d := int(int16(h.SequenceNumber - f.max))
-	switch {
-	case !f.anchored || h.SSRC != f.ssrc || d >= maxDropout || d <= -maxMisorder:
-		ts := s.resumeTS(now)
-		*f = fwdState{
-			anchored: true,
-			ssrc:     h.SSRC,
-			first:    h.SequenceNumber,
-			max:      h.SequenceNumber,
-			seqOff:   s.seq - h.SequenceNumber,
-			tsOff:    ts - h.Timestamp,
-		}
-		marker = true
-	case int16(h.SequenceNumber-f.first) < 0:
+	seq, ts, marker, ok := s.fwd.place(h, s.seq, s.resumeTS(now))
+	if !ok {
 		s.mu.Unlock()
 		return nil // older than the switch: its number belongs to the earlier stream
-	case d > 0:
-		f.max = h.SequenceNumber
 	}
 	out := rtp.Header{
 		Version:        2,
 		Marker:         marker,
 		PayloadType:    pt,
-		SequenceNumber: h.SequenceNumber + f.seqOff,
-		Timestamp:      h.Timestamp + f.tsOff,
+		SequenceNumber: seq,
+		Timestamp:      ts,
 		SSRC:           s.ssrc,
 	}
 	if _, err := out.MarshalTo(s.sendBuf); err != nil { // cannot fail: the buffer is large enough

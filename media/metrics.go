@@ -30,6 +30,9 @@ type Metrics struct {
 	dtmf       *prometheus.CounterVec
 	dtmfVia    map[string]prometheus.Counter // pre-resolved children of dtmf
 	jitter     prometheus.Histogram
+	peers      prometheus.Gauge
+	peerFails  prometheus.Counter
+	restarts   prometheus.Counter
 
 	// lateHook, when set (tests and benchmarks only, before any session starts),
 	// receives every pacing lateness next to the histogram.
@@ -46,6 +49,8 @@ type Metrics struct {
 //	hotline_rtp_packets_dropped_total{reason="foreign_source|malformed|wrong_payload"}
 //	hotline_dtmf_events_total{via="rfc4733|info|inband"}
 //	hotline_rtp_pacing_jitter_seconds    how late each send was against its deadline
+//	hotline_webrtc_peers                 agents' WebRTC connections open
+//	hotline_webrtc_connection_failures_total, hotline_webrtc_ice_restarts_total
 //
 // A nil reg leaves them unregistered. It panics if the names are already registered on
 // reg, like prometheus.MustRegister.
@@ -88,13 +93,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02},
 		}),
 	}
+	m.peers = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hotline_webrtc_peers",
+		Help: "Agents' WebRTC media connections open.",
+	})
+	m.peerFails = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotline_webrtc_connection_failures_total",
+		Help: "Agents' WebRTC media connections that failed (no packet from the browser within the failed timeout).",
+	})
+	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotline_webrtc_ice_restarts_total",
+		Help: "ICE restarts (renegotiations) of agents' WebRTC connections.",
+	})
 	m.dtmfVia = map[string]prometheus.Counter{
 		event.ViaRFC4733: m.dtmf.WithLabelValues(event.ViaRFC4733),
 		event.ViaINFO:    m.dtmf.WithLabelValues(event.ViaINFO),
 		event.ViaInband:  m.dtmf.WithLabelValues(event.ViaInband),
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.sent, m.lost, m.forwarded, m.transcoded, dropped, m.dtmf, m.jitter)
+		reg.MustRegister(m.received, m.sent, m.lost, m.forwarded, m.transcoded, dropped, m.dtmf, m.jitter,
+			m.peers, m.peerFails, m.restarts)
 	}
 	return m
 }
@@ -160,3 +178,30 @@ func (m *Metrics) dropped(reason string) {
 		m.wrongPT.Inc()
 	}
 }
+
+func (m *Metrics) peerOpened() {
+	if m != nil {
+		m.peers.Inc()
+	}
+}
+
+func (m *Metrics) peerClosed() {
+	if m != nil {
+		m.peers.Dec()
+	}
+}
+
+func (m *Metrics) peerFailed() {
+	if m != nil {
+		m.peerFails.Inc()
+	}
+}
+
+func (m *Metrics) iceRestart() {
+	if m != nil {
+		m.restarts.Inc()
+	}
+}
+
+// PeerGauge is hotline_webrtc_peers (for tests).
+func (m *Metrics) PeerGauge() prometheus.Gauge { return m.peers }
