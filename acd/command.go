@@ -79,6 +79,10 @@ type Command struct {
 	State    AgentState
 	Reason   string
 	Callback bool // Enqueue: join as a callback request
+	// Head (Enqueue): the call joins at the head of its priority, before calls that
+	// came earlier: it had its turn, and its agent was lost (the agent's media
+	// connection failed and could not be restored). Reason says why.
+	Head bool
 }
 
 // ActionKind says what an Action asks for.

@@ -295,7 +295,7 @@ func (r *Router) enqueue(c Command) error {
 		return fmt.Errorf("%w: %s", ErrDuplicateCall, c.Call)
 	}
 	if c.Agent == "" {
-		r.join(q, c.Call, c.Caller, c.Priority, c.Callback, 0, nil)
+		r.join(q, c.Call, c.Caller, c.Priority, c.Callback, 0, nil, c.Head && !c.Callback, c.Reason)
 		return nil
 	}
 	a, err := r.agent(c.Agent)
@@ -309,25 +309,28 @@ func (r *Router) enqueue(c Command) error {
 	case a.st.State != Ready:
 		return fmt.Errorf("%w: agent %s is %v, not ready", ErrBadState, c.Agent, a.st.State)
 	}
-	r.join(q, c.Call, c.Caller, c.Priority, false, 0, a)
+	r.join(q, c.Call, c.Caller, c.Priority, false, 0, a, false, "")
 	return nil
 }
 
 // join puts a new entry for call in q, or sends it where q's exit says when q is full.
 // With target set (a ready agent) the queue is never full and the call is offered to
 // target at once.
-func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops int, target *agent) {
+//
+// With head set the call goes before the others of its priority; reason (why it
+// came back) is the joined event's Reason.
+func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops int, target *agent, head bool, reason string) {
 	r.seq++
 	e := &entry{
 		Entry: queue.Entry{Call: call, Caller: caller, Priority: prio, Seq: r.seq, Joined: r.now,
-			Level: q.cfg.MinLevel, Callback: cb},
+			Level: q.cfg.MinLevel, Callback: cb, Head: head},
 		q: q, hops: hops,
 	}
 	r.calls[call] = e
 	q.st.Offered++
 	q.st.Waiting++
 	ev := event.Event{Type: event.QueueJoined, Call: call, Queue: q.cfg.Name, Skill: q.cfg.Skill,
-		Priority: prio, Caller: caller}
+		Priority: prio, Caller: caller, Reason: reason}
 	if target != nil {
 		ev.Agent, ev.Reason = target.cfg.ID, "transfer"
 	}
@@ -415,7 +418,7 @@ func (r *Router) exit(e *entry, reason string) {
 		r.leave(e, reason, nil)
 		delete(r.calls, e.Call)
 		r.sink.Act(Action{Kind: ActMoved, Call: e.Call, Queue: t.cfg.Name})
-		r.join(t, e.Call, e.Caller, e.Priority, false, e.hops+1, nil)
+		r.join(t, e.Call, e.Caller, e.Priority, false, e.hops+1, nil, false, "")
 	default:
 		r.leave(e, reason, nil)
 		delete(r.calls, e.Call)

@@ -78,18 +78,60 @@ func (m *Manager) Act(a acd.Action) {
 	}
 }
 
-// agentLeg is the agent's side of a call: its SIP dialog and its RTP session.
+// agentLeg is the agent's side of a call: its SIP dialog and its RTP session, or
+// (a WebRTC seat) the agent's media connection, which outlives the call.
 type agentLeg struct {
 	agent string
-	oc    *sip.OutboundCall
-	sess  *media.Session
+	oc    *sip.OutboundCall // SIP seats
+	sess  *media.Session    // SIP seats
+	phone *softphone        // WebRTC seats
 }
 
+// close ends the agent's part: BYE and the RTP session for a SIP seat; nothing for
+// a WebRTC seat, whose connection stays for the next call (the page learns the
+// call's end from its events).
 func (l *agentLeg) close(ctx context.Context, q850 int, text string) {
+	if l.phone != nil {
+		return
+	}
 	if err := l.oc.Hangup(ctx, q850, text); err != nil && !errors.Is(err, sip.ErrEnded) {
 		l.oc.Log.Debug("agent BYE", "error", err)
 	}
 	l.sess.Close()
+}
+
+// media is the leg a bridge joins.
+func (l *agentLeg) media() media.Leg {
+	if l.phone != nil {
+		return l.phone.peer
+	}
+	return l.sess
+}
+
+// hungUp is closed when the agent's phone hangs up (BYE); a WebRTC agent hangs up
+// through Control, so it is nil then.
+func (l *agentLeg) hungUp() <-chan struct{} {
+	if l.phone != nil {
+		return nil
+	}
+	return l.oc.Context().Done()
+}
+
+// lost is closed when the agent's media is gone: RTP timeout of a SIP seat, a
+// WebRTC connection not restored in time.
+func (l *agentLeg) lost() <-chan struct{} {
+	if l.phone != nil {
+		return l.phone.lost
+	}
+	return l.sess.Done()
+}
+
+// lostErr says why lost was closed.
+func (l *agentLeg) lostErr() error {
+	if l.phone != nil {
+		return errMediaLost
+	}
+	return l.sess.Err()
 }
 
 // queueCall puts the routed call in its queue, plays the hold audio, rings agents
@@ -165,6 +207,9 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			if !errors.As(err, &tr) {
 				return err
 			}
+			if ctx.Err() != nil { // the caller hung up meanwhile
+				return context.Cause(ctx)
+			}
 			// A blind transfer: the agent's part is over (wrap-up) and the caller
 			// joins the new queue (or rings the named agent, or the number) under
 			// the same call id.
@@ -179,7 +224,8 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 				}
 				c.Log.Info("transfer to a number failed: the caller goes back to the queue", "queue", r.Queue, "error", err)
 			}
-			enq := acd.Command{Kind: acd.CmdEnqueue, Call: c.ID, Queue: r.Queue, Priority: r.Priority, Caller: c.Caller, Agent: tr.agent}
+			enq := acd.Command{Kind: acd.CmdEnqueue, Call: c.ID, Queue: r.Queue, Priority: r.Priority, Caller: c.Caller, Agent: tr.agent,
+				Head: tr.head, Reason: tr.reason}
 			err = m.matcher.Do(ctx, enq)
 			if err != nil && tr.agent != "" && ctx.Err() == nil {
 				c.Log.Info("transfer target no longer ready: the caller waits in the queue", "to_agent", tr.agent, "queue", r.Queue, "error", err)
@@ -441,6 +487,9 @@ func (m *Manager) dialAgent(ctx context.Context, c party, neg media.Negotiated, 
 	dialer, locator := m.dialer, m.locator
 	m.mu.Unlock()
 	ep, ok := m.endpoints[id]
+	if ok && (ep.Kind == "" || ep.Kind == acd.EndpointWebRTC) {
+		return m.ringSoftphone(ctx, c, id)
+	}
 	if !ok || dialer == nil {
 		return nil, ErrNoEndpoint
 	}
@@ -458,7 +507,7 @@ func (m *Manager) dialAgent(ctx context.Context, c party, neg media.Negotiated, 
 	case acd.EndpointSIPURI:
 		target = sip.Target{URI: ep.URI}
 	default:
-		return nil, fmt.Errorf("%w: %s seats are not served yet", ErrNoEndpoint, ep.Kind)
+		return nil, fmt.Errorf("%w: %s seats are not served", ErrNoEndpoint, ep.Kind)
 	}
 	c.log.Info("ringing agent", "agent_id", id, "target", target.URI)
 	leg, err := m.dialLeg(ctx, dialer, target, neg, sip.DialOptions{From: c.caller, FromName: c.name})
@@ -516,7 +565,7 @@ func (m *Manager) dialLeg(ctx context.Context, dialer Dialer, target sip.Target,
 // goes on). The agent acts on the call through Control meanwhile (r is the route:
 // its queue's music is the hold audio).
 func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, leg *agentLeg, r ivr.Route) error {
-	br, err := media.Bridge(sess, leg.sess)
+	br, err := media.Bridge(sess, leg.media())
 	if err != nil {
 		leg.close(context.Background(), 16, "bridge failed")
 		return fmt.Errorf("bridge: %w", err)
@@ -534,13 +583,20 @@ func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, le
 		case <-ctx.Done():
 			leg.close(context.Background(), 16, "caller hung up")
 			return context.Cause(ctx)
-		case <-leg.oc.Context().Done():
+		case <-leg.hungUp():
 			leg.sess.Close()
 			_ = leg.oc.Hangup(context.Background(), 16, "")
 			return errAgentHungUp
-		case <-leg.sess.Done():
+		case <-leg.lost():
+			if leg.phone != nil {
+				// The agent's browser is gone: the caller, who had their turn, goes
+				// back to the head of the queue (the ACD's joined event says why).
+				c.Log.Warn("agent media lost during the call: the caller goes back to the head of the queue",
+					"agent_id", leg.agent, "queue", r.Queue)
+				return &transferred{queue: r.Queue, head: true, reason: "agent media lost"}
+			}
 			leg.close(context.Background(), 41, "agent RTP timeout")
-			return fmt.Errorf("agent leg: %w", leg.sess.Err())
+			return fmt.Errorf("agent leg: %w", leg.lostErr())
 		case req := <-ctl.ops:
 			end, reply := m.apply(ctx, ref, req.op, &held)
 			req.reply <- reply
@@ -638,7 +694,7 @@ func (m *Manager) serveCallback(a acd.Action) {
 		return
 	}
 	m.emitID(id, log, event.Event{Type: event.CallAnswered, Codec: neg.Codec.Name})
-	br, err := media.Bridge(agent.sess, citizen.sess)
+	br, err := media.Bridge(agent.media(), citizen.sess)
 	if err != nil {
 		agent.close(context.Background(), 16, "bridge failed")
 		citizen.close(context.Background(), 16, "bridge failed")
@@ -646,18 +702,33 @@ func (m *Manager) serveCallback(a acd.Action) {
 		return
 	}
 	m.emitID(id, log, event.Event{Type: event.CallConnected, Agent: agent.agent})
+	// The agent may hang up through Control; the other operations are refused on
+	// a callback.
+	ctl, unregister := m.register(agent.agent)
+	defer unregister()
 	end := event.Event{Type: event.CallEnded, Code: 200}
-	select {
-	case <-citizen.oc.Context().Done():
-		end.Side, end.Cause = event.SideCaller, "caller hung up"
-	case <-agent.oc.Context().Done():
-		end.Side, end.Cause = event.SideAgent, "agent hung up"
-	case <-citizen.sess.Done():
-		end.Side, end.Cause = event.SideEngine, "no RTP from the citizen"
-	case <-agent.sess.Done():
-		end.Side, end.Cause = event.SideEngine, "no RTP from the agent"
-	case <-ctx.Done():
-		end.Side, end.Cause = event.SideEngine, "engine shut down"
+wait:
+	for {
+		select {
+		case <-citizen.oc.Context().Done():
+			end.Side, end.Cause = event.SideCaller, "caller hung up"
+		case <-agent.hungUp():
+			end.Side, end.Cause = event.SideAgent, "agent hung up"
+		case <-citizen.sess.Done():
+			end.Side, end.Cause = event.SideEngine, "no RTP from the citizen"
+		case <-agent.lost():
+			end.Side, end.Cause = event.SideEngine, "agent media lost"
+		case <-ctx.Done():
+			end.Side, end.Cause = event.SideEngine, "engine shut down"
+		case req := <-ctl.ops:
+			if req.op.Kind != OpHangup {
+				req.reply <- fmt.Errorf("%w: only hangup on a callback", ErrBadOp)
+				continue
+			}
+			req.reply <- nil
+			end.Side, end.Cause = event.SideAgent, "agent hung up"
+		}
+		break wait
 	}
 	br.Close()
 	agent.close(context.Background(), 16, end.Cause)

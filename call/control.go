@@ -53,9 +53,16 @@ const (
 	// "agent" when the number hangs up first); when it is busy, declines or does
 	// not answer, the caller goes back to the queue the call was answered from.
 	OpTransferNumber
+	// OpAnswer answers the call ringing on a WebRTC agent's page (Op.Call, when
+	// set, must be its id): the caller is bridged into the agent's media
+	// connection. ErrNotRinging when nothing (or another call) rings there.
+	OpAnswer
+	// OpReject declines the call ringing on the page: the agent becomes not-ready
+	// ("rejected") and the call goes back to its place in the queue.
+	OpReject
 )
 
-var opNames = []string{"", "hangup", "hold", "resume", "transfer", "transfer", "transfer"}
+var opNames = []string{"", "hangup", "hold", "resume", "transfer", "transfer", "transfer", "answer", "reject"}
 
 // String returns the operation's name as the agent API spells it.
 func (k OpKind) String() string {
@@ -75,6 +82,8 @@ type Op struct {
 	// Number is the outside number a transfer dials (OpTransferNumber): 3 to 20
 	// digits, optionally after a '+'.
 	Number string
+	// Call is the call OpAnswer and OpReject mean (empty: whichever rings).
+	Call string
 }
 
 // Errors of Control.
@@ -142,6 +151,8 @@ func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
 		if m.callbackVia == "" {
 			return ErrNoTrunk
 		}
+	case OpAnswer, OpReject:
+		return m.answerRinging(agent, op.Call, op.Kind == OpAnswer)
 	default:
 		return fmt.Errorf("%w: %v", ErrBadOp, op.Kind)
 	}
@@ -206,6 +217,12 @@ func (m *Manager) holdCall(ctx context.Context, sess *media.Session, leg *agentL
 	agentDone := make(chan struct{})
 	go func() {
 		defer close(agentDone)
+		if leg.phone != nil {
+			leg.phone.peer.SetSending(false)
+			<-hctx.Done()
+			leg.phone.peer.SetSending(true)
+			return
+		}
 		_ = leg.sess.Play(hctx, media.Silence(24*time.Hour))
 	}()
 	go func() {
@@ -243,7 +260,14 @@ func ValidNumber(s string) bool {
 
 // transferred is what talk returns when the agent transferred the call: to queue
 // (the call's queue for a transfer to an agent), to agent, or to number.
-type transferred struct{ queue, agent, number string }
+//
+// head (with reason) puts the caller back at the head of queue: the agent's media
+// was lost, not transferred.
+type transferred struct {
+	queue, agent, number string
+	head                 bool
+	reason               string
+}
 
 func (t *transferred) Error() string {
 	switch {

@@ -51,6 +51,10 @@ type Manager struct {
 	runCtx   context.Context // Start's: callbacks live as long as the ACD
 
 	callbackVia string // host:port of the trunk callbacks are dialled through
+
+	rtc     *media.WebRTC         // nil: no WebRTC seats
+	phones  map[string]*softphone // by agent id, guarded by mu
+	restore time.Duration         // how long a dropped media connection may take to come back
 }
 
 var (
@@ -75,6 +79,13 @@ type Deps struct {
 	// CallbackVia is host:port of the trunk through which citizens are called back;
 	// empty means no callbacks are offered.
 	CallbackVia string
+	// WebRTC, when not nil, opens the agents' browser side (its Metrics are the
+	// manager's); nil leaves WebRTC seats unreachable.
+	WebRTC *media.WebRTCConfig
+	// RestoreTimeout is how long an agent's dropped media connection may take to
+	// come back (ICE restart) before the call on it goes back to the head of its
+	// queue and the agent is logged out; default 10 s.
+	RestoreTimeout time.Duration
 }
 
 // NewManager validates cfg (the menu and queues are validated by the caller with the
@@ -106,6 +117,21 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 	m.callbackVia = d.CallbackVia
 	m.seats = make(chan seatChange, 1024)
 	m.endpoints = map[string]acd.Endpoint{}
+	m.phones = map[string]*softphone{}
+	m.restore = d.RestoreTimeout
+	if m.restore <= 0 {
+		m.restore = 10 * time.Second
+	}
+	if d.WebRTC != nil {
+		wc := *d.WebRTC
+		wc.Metrics = m.media
+		if wc.Logger == nil {
+			wc.Logger = d.Logger
+		}
+		if m.rtc, err = media.NewWebRTC(wc); err != nil {
+			return nil, err
+		}
+	}
 	if len(d.Agents.Agents) > 0 {
 		for _, a := range d.Agents.Agents {
 			m.endpoints[a.ID] = a.Endpoint
@@ -128,6 +154,32 @@ func (m *Manager) Start(ctx context.Context) {
 	if m.matcher != nil {
 		go func() { _ = m.matcher.Run(ctx) }()
 		go m.applySeats(ctx)
+	}
+}
+
+// WebRTCAddr is the UDP address agents' browsers send their media to; invalid
+// without WebRTC.
+func (m *Manager) WebRTCAddr() netip.AddrPort {
+	if m.rtc == nil {
+		return netip.AddrPort{}
+	}
+	return m.rtc.Addr()
+}
+
+// Close closes the agents' media connections and the WebRTC port. Calls still
+// running lose their agents' audio; call it after Drain.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	phones := make([]*softphone, 0, len(m.phones))
+	for _, ph := range m.phones {
+		phones = append(phones, ph)
+	}
+	m.mu.Unlock()
+	for _, ph := range phones {
+		ph.peer.Close()
+	}
+	if m.rtc != nil {
+		_ = m.rtc.Close()
 	}
 }
 

@@ -12,12 +12,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hotline12345/hotline/acd"
 	"github.com/hotline12345/hotline/call"
 	"github.com/hotline12345/hotline/ivr"
 	"github.com/hotline12345/hotline/queue"
 	"github.com/hotline12345/hotline/sip"
+	"github.com/hotline12345/hotline/web"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -36,6 +38,8 @@ type Config struct {
 	Data string `yaml:"data"`
 	// HTTP is the REST API, probes and metrics.
 	HTTP HTTP `yaml:"http"`
+	// WebRTC is the agents' browser media.
+	WebRTC WebRTC `yaml:"webrtc"`
 	// Log sets the log level and format.
 	Log Log `yaml:"log"`
 	// SIP is the signalling side: listeners and trunks.
@@ -68,6 +72,27 @@ type Config struct {
 type HTTP struct {
 	// Listen is host:port; port 0 picks a free port.
 	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are PEM files: with both, the HTTP listener serves HTTPS
+	// (browsers give the agent page a microphone only on HTTPS or on localhost).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// WebRTC is the agents' browser media side.
+type WebRTC struct {
+	// Listen is the one UDP host:port of every agent's media (ICE-lite, one
+	// firewall rule); port 0 picks a free port. Empty turns WebRTC seats off.
+	Listen string `yaml:"listen"`
+	// PublicIPs are advertised to browsers instead of the listen address (1:1 NAT).
+	PublicIPs []string `yaml:"public_ips"`
+	// ICEServers are STUN/TURN servers handed to the browsers.
+	ICEServers []web.ICEServer `yaml:"ice_servers"`
+	// RestoreTimeout is how long a dropped agent connection may take to come back
+	// (ICE restart) before its call goes back to the head of the queue.
+	RestoreTimeout time.Duration `yaml:"restore_timeout"`
+	// DisconnectedAfter: no packet from a browser for this long marks its
+	// connection down.
+	DisconnectedAfter time.Duration `yaml:"disconnected_after"`
 }
 
 // Log configures logging.
@@ -179,6 +204,10 @@ func (c *Config) Validate(prompts ivr.Catalog) error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		add("http.listen", "not host:port: "+err.Error())
 	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		add("http.tls_cert", "tls_cert and tls_key go together")
+	}
+	c.validateWebRTC(add)
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(c.Log.Level)); err != nil {
 		add("log.level", fmt.Sprintf("unknown level %q (debug, info, warn, error)", c.Log.Level))
@@ -331,4 +360,41 @@ func valueOf(m *yaml.Node, key *yaml.Node) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+func (c *Config) validateWebRTC(add func(path, msg string)) {
+	w := &c.WebRTC
+	if w.Listen != "" {
+		host, _, err := net.SplitHostPort(w.Listen)
+		if err != nil {
+			add("webrtc.listen", "not host:port: "+err.Error())
+		} else if _, err := netip.ParseAddr(host); err != nil && host != "" {
+			add("webrtc.listen", fmt.Sprintf("%q is not an IP address", host))
+		}
+	}
+	for i, ip := range w.PublicIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			add(fmt.Sprintf("webrtc.public_ips[%d]", i), fmt.Sprintf("%q is not an IP address", ip))
+		}
+	}
+	for i, s := range w.ICEServers {
+		if len(s.URLs) == 0 {
+			add(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), "missing")
+		}
+		for _, u := range s.URLs {
+			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				add(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), fmt.Sprintf("%q is not a stun:, turn: or turns: URL", u))
+			}
+		}
+	}
+	if w.RestoreTimeout == 0 {
+		w.RestoreTimeout = 10 * time.Second
+	} else if w.RestoreTimeout < time.Second {
+		add("webrtc.restore_timeout", "at least 1s")
+	}
+	if w.DisconnectedAfter == 0 {
+		w.DisconnectedAfter = 4 * time.Second
+	} else if w.DisconnectedAfter < 500*time.Millisecond {
+		add("webrtc.disconnected_after", "at least 500ms")
+	}
 }

@@ -22,6 +22,9 @@ type Entry struct {
 	Level int
 	// Overflowed reports that the backup pool may take the call.
 	Overflowed bool
+	// Head puts the entry before the others of its priority whatever its Seq (a
+	// call given back to the queue after its agent was lost: it had waited its turn).
+	Head bool
 	// Callback reports that the caller has hung up and is to be called back when the
 	// entry's turn comes; it keeps its place.
 	Callback bool
@@ -36,11 +39,15 @@ type Item interface {
 	QueueEntry() *Entry
 }
 
-// Before reports whether e is served before o: higher priority first, then lower Seq
-// (earlier arrival). The acd matcher uses the same order across queues.
+// Before reports whether e is served before o: higher priority first, then Head
+// entries, then lower Seq (earlier arrival). The acd matcher uses the same order
+// across queues.
 func (e *Entry) Before(o *Entry) bool {
 	if e.Priority != o.Priority {
 		return e.Priority > o.Priority
+	}
+	if e.Head != o.Head {
+		return e.Head
 	}
 	return e.Seq < o.Seq
 }

@@ -47,6 +47,13 @@ func TestLineOrder(t *testing.T) {
 	if got := calls(&l); !slices.Equal(got, want) {
 		t.Fatalf("after requeue %q, want %q", got, want)
 	}
+	// A call given back after its agent was lost comes in at the head of its
+	// priority, after nothing of a higher one.
+	l.Push(&Entry{Call: "h", Priority: 5, Seq: 8, Head: true})
+	want = []string{"c", "e", "g", "h", "a", "b", "f", "d"}
+	if got := calls(&l); !slices.Equal(got, want) {
+		t.Fatalf("after a head entry %q, want %q", got, want)
+	}
 	// An entry with the same key that is not the one in line is not found.
 	if l.Position(&Entry{Call: "x", Priority: 5, Seq: 1}) != 0 {
 		t.Fatal("a stranger was found in line")

@@ -27,6 +27,7 @@ type controlRequest struct {
 	Queue  string `json:"queue"`
 	Agent  string `json:"agent"`
 	Number string `json:"number"`
+	Call   string `json:"call"`
 }
 
 // callOps maps the API's operation names to the call package's (a transfer's kind
@@ -36,10 +37,13 @@ var callOps = map[string]call.OpKind{
 	"hold":     call.OpHold,
 	"resume":   call.OpResume,
 	"transfer": call.OpTransferQueue,
+	"answer":   call.OpAnswer,
+	"reject":   call.OpReject,
 }
 
-// controlCall serves POST /api/v1/agents/{id}/call: hang up, hold, resume or blind
-// transfer the call agent {id} is on. A transfer names exactly one target: "queue",
+// controlCall serves POST /api/v1/agents/{id}/call: answer or reject the call
+// ringing on a WebRTC agent's page ("call": its id, optional), or hang up, hold,
+// resume or blind transfer the call agent {id} is on. A transfer names exactly one target: "queue",
 // "agent" (who must be ready) or "number" (an outside number dialled through the
 // outbound trunk); the other operations name none. Agents act only on their own
 // call; supervisors on anyone's.
@@ -47,7 +51,7 @@ var callOps = map[string]call.OpKind{
 // Errors (the "code" of the error body): 400 bad_request (not JSON, unknown field),
 // bad_op, bad_transfer (no target, several, or a target on another operation),
 // bad_queue, bad_agent (unknown, or the agent themself), bad_number; 403 forbidden;
-// 404 agent_not_found; 409 not_on_call, agent_not_ready, no_outbound_trunk; 503
+// 404 agent_not_found; 409 not_on_call, not_ringing, agent_not_ready, no_outbound_trunk; 503
 // call_unavailable.
 func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 	sess, _ := SessionFrom(r.Context())
@@ -60,12 +64,12 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", `want {"op": "hangup"|"hold"|"resume"|"transfer", "queue"|"agent"|"number": "..."}`)
+		writeError(w, http.StatusBadRequest, "bad_request", `want {"op": "answer"|"reject"|"hangup"|"hold"|"resume"|"transfer", "queue"|"agent"|"number"|"call": "..."}`)
 		return
 	}
 	kind, ok := callOps[req.Op]
 	if !ok {
-		writeError(w, http.StatusBadRequest, "bad_op", "op must be hangup, hold, resume or transfer")
+		writeError(w, http.StatusBadRequest, "bad_op", "op must be answer, reject, hangup, hold, resume or transfer")
 		return
 	}
 	targets := 0
@@ -78,6 +82,10 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_transfer", `a transfer needs exactly one of "queue", "agent" or "number", and only a transfer takes one`)
 		return
 	}
+	if req.Call != "" && kind != call.OpAnswer && kind != call.OpReject {
+		writeError(w, http.StatusBadRequest, "bad_request", `only answer and reject name a "call"`)
+		return
+	}
 	switch {
 	case req.Agent != "":
 		kind = call.OpTransferAgent
@@ -88,7 +96,7 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	err := a.o.CallControl.Control(r.Context(), id, call.Op{Kind: kind, Queue: req.Queue, Agent: req.Agent, Number: req.Number})
+	err := a.o.CallControl.Control(r.Context(), id, call.Op{Kind: kind, Queue: req.Queue, Agent: req.Agent, Number: req.Number, Call: req.Call})
 	switch {
 	case err == nil:
 		out := map[string]string{"agent": id, "op": req.Op}
@@ -105,6 +113,8 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "agent_not_found", err.Error())
 	case errors.Is(err, call.ErrNotOnCall):
 		writeError(w, http.StatusConflict, "not_on_call", err.Error())
+	case errors.Is(err, call.ErrNotRinging):
+		writeError(w, http.StatusConflict, "not_ringing", err.Error())
 	case errors.Is(err, call.ErrUnknownQueue):
 		writeError(w, http.StatusBadRequest, "bad_queue", err.Error())
 	case errors.Is(err, call.ErrBadTarget):

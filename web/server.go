@@ -34,7 +34,12 @@ type Options struct {
 	// OriginPatterns are the browser origins (host patterns, path.Match syntax) allowed
 	// to open the agents' WebSocket besides the engine's own host. Empty: same host only.
 	OriginPatterns []string
-	Logger         *slog.Logger
+	// Softphones, with Sessions, serves the agents' media connections
+	// (/api/v1/agents/{id}/media) and the agent page /agent.
+	Softphones Softphones
+	// ICEServers are the STUN/TURN servers handed to the agents' browsers.
+	ICEServers []ICEServer
+	Logger     *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
 }
@@ -77,6 +82,17 @@ func Handler(o Options) http.Handler {
 	}
 	if a.hub != nil {
 		mux.HandleFunc("GET /api/v1/agents/{id}/ws", a.agentWS)
+	}
+	if o.Softphones != nil && o.Sessions != nil {
+		mux.HandleFunc("POST /api/v1/agents/{id}/media", o.Sessions.requireAuth(a.connectMedia))
+		mux.HandleFunc("DELETE /api/v1/agents/{id}/media", o.Sessions.requireAuth(a.disconnectMedia))
+		mux.HandleFunc("GET /api/v1/agents/{id}/media", o.Sessions.requireAuth(a.mediaState))
+		mux.HandleFunc("GET /api/v1/webrtc", a.webrtcConfig)
+		files := staticFiles()
+		mux.Handle("GET /agent/", files)
+		mux.HandleFunc("GET /agent", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/agent/", http.StatusFound)
+		})
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API endpoint: "+r.Method+" "+r.URL.Path)

@@ -26,20 +26,21 @@ type Feed interface {
 // Types of the messages on the agent WebSocket (Message.Type). The server sends all
 // but MsgState's request form; the client sends only MsgState.
 const (
-	MsgResync         = "resync"          // State, Reason, Since: the current state; seq is the newest message's
-	MsgState          = "state"           // State, Reason (server: agent.state; client: a change request)
-	MsgLogin          = "login"           // Pool
-	MsgLogout         = "logout"          // Reason
-	MsgOffer          = "offer"           // Call, Queue, Pool, Caller, Reason (ring-all, callback)
-	MsgOfferAccepted  = "offer_accepted"  // Call, Queue
-	MsgOfferRejected  = "offer_rejected"  // Call, Queue
-	MsgOfferTimedOut  = "offer_timed_out" // Call, Queue
-	MsgOfferWithdrawn = "offer_withdrawn" // Call, Queue, Reason
-	MsgCallConnected  = "call_connected"  // Call
-	MsgCallHeld       = "call_held"       // Call, Reason
-	MsgCallResumed    = "call_resumed"    // Call
-	MsgCallEnded      = "call_ended"      // Call, Side, Cause
-	MsgError          = "error"           // Code, Message: a reply to a bad client frame
+	MsgResync          = "resync"           // State, Reason, Since: the current state; seq is the newest message's
+	MsgState           = "state"            // State, Reason (server: agent.state; client: a change request)
+	MsgLogin           = "login"            // Pool
+	MsgLogout          = "logout"           // Reason
+	MsgOffer           = "offer"            // Call, Queue, Pool, Caller, Reason (ring-all, callback)
+	MsgOfferAccepted   = "offer_accepted"   // Call, Queue
+	MsgOfferRejected   = "offer_rejected"   // Call, Queue
+	MsgOfferTimedOut   = "offer_timed_out"  // Call, Queue
+	MsgOfferWithdrawn  = "offer_withdrawn"  // Call, Queue, Reason
+	MsgCallConnected   = "call_connected"   // Call
+	MsgCallHeld        = "call_held"        // Call, Reason
+	MsgCallResumed     = "call_resumed"     // Call
+	MsgCallEnded       = "call_ended"       // Call, Side, Cause
+	MsgCallTransferred = "call_transferred" // Call, Queue, Reason (queue, agent, number): the agent's part is over
+	MsgError           = "error"            // Code, Message: a reply to a bad client frame
 )
 
 // Message is one JSON frame on the agent WebSocket. Seq numbers the messages of one
@@ -220,6 +221,12 @@ func (h *wsHub) publish(ev *event.Event) {
 	case event.CallResumed:
 		m.Type = MsgCallResumed
 		h.toCall(ev.Call, m)
+	case event.CallTransferred:
+		m.Type, m.Reason = MsgCallTransferred, ev.Reason
+		h.send(ev.Agent, m)
+		if t := h.calls[ev.Call]; t != nil {
+			t.agents = slices.DeleteFunc(t.agents, func(a string) bool { return a == ev.Agent })
+		}
 	case event.CallEnded:
 		m.Type, m.Side, m.Cause = MsgCallEnded, ev.Side, ev.Cause
 		h.toCall(ev.Call, m)

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,8 +44,10 @@ func main() {
 
 type flags struct {
 	config, sip, http, data string
+	webrtc                  string
 	drain                   time.Duration
 	printConfig             bool
+	selfSigned              bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -55,6 +58,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.sip, "sip", "", "SIP listen `address` for UDP and TCP (port 0: any free port)")
 	fs.StringVar(&f.http, "http", "", "HTTP listen `address` (port 0: any free port)")
 	fs.StringVar(&f.data, "data", "", "data `folder` (journal, messages)")
+	fs.StringVar(&f.webrtc, "webrtc", "", "UDP `address` of the agents' browser media (port 0: any free port)")
+	fs.BoolVar(&f.selfSigned, "self-signed", false, "serve HTTPS with a self-signed certificate made at start-up (a lab)")
 	fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long calls in progress may go on")
 	fs.BoolVar(&f.printConfig, "print-default-config", false, "print the embedded default configuration and exit")
 	if err := fs.Parse(args); err != nil {
@@ -103,10 +108,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Menu: cfg.Menu(), Queues: cfg.Queues, Prompts: prompts, Store: st,
 		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
 		CallbackVia: callbackVia(cfg.SIP.Trunks),
+		WebRTC:      webrtcConfig(cfg.WebRTC, log), RestoreTimeout: cfg.WebRTC.RestoreTimeout,
 	})
 	if err != nil {
 		return err
 	}
+	defer mgr.Close()
 	mgr.EndOrphans()
 	// The ACD runs until the calls have drained, not only until the first signal.
 	runCtx, stopRun := context.WithCancel(context.Background())
@@ -140,7 +147,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Handler: web.Handler(web.Options{
 			Calls: st.Calls(), Gatherer: reg, Logger: log, ACD: acdOf(mgr),
 			Sessions: web.NewSessions(accounts, nil, 0), CallControl: mgr,
-			Events: st, // the agents' WebSocket
+			Events:     st, // the agents' WebSocket
+			Softphones: softphones(mgr, cfg.WebRTC), ICEServers: cfg.WebRTC.ICEServers,
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")
@@ -150,10 +158,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	scheme := "http"
+	if cfg.HTTP.TLSCert != "" || f.selfSigned {
+		tc, err := tlsConfig(cfg.HTTP, f.selfSigned, ln.Addr())
+		if err != nil {
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+		scheme = "https"
+	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(ln) }()
 
-	base := "http://" + ln.Addr().String()
+	base := scheme + "://" + ln.Addr().String()
 	sa := sipSrv.Addr()
 	fmt.Fprintf(stdout, "hotline: the 12345 engine is up (site %s)\n", cfg.Site)
 	for _, t := range cfg.SIP.Transports {
@@ -164,6 +181,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  metrics   %s/metrics\n", base)
 	fmt.Fprintf(stdout, "  health    %s/healthz  %s/readyz\n", base, base)
 	fmt.Fprintf(stdout, "  agents    %s/api/v1/agents   queues %s/api/v1/queues\n", base, base)
+	if a := mgr.WebRTCAddr(); a.IsValid() {
+		fmt.Fprintf(stdout, "  agent page %s/agent/   (media: udp %s)\n", base, a)
+	}
 	if n := cfg.LabAccounts(); n > 0 {
 		fmt.Fprintf(stdout, "  login     %d accounts (agents and supervisors) use the lab password %q (loopback only)\n", n, cfg.LabPassword)
 	}
@@ -230,6 +250,9 @@ func loadConfig(f flags) (config.Config, *call.Prompts, error) {
 	}
 	if f.data != "" {
 		cfg.Data = f.data
+	}
+	if f.webrtc != "" {
+		cfg.WebRTC.Listen = f.webrtc
 	}
 	trees := []fs.FS{mustSub(ivr.Prompts, "prompts")}
 	if cfg.Prompts != "" {

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline12345/hotline/internal/agentsim"
+	"github.com/hotline12345/hotline/store"
+)
+
+// webrtcAgent logs agent id in through the HTTP API with a simulated browser
+// (pion) and runs it until the test ends.
+func webrtcAgent(ctx context.Context, t *testing.T, e *engine, id string, o agentsim.Options) *agentsim.Agent {
+	t.Helper()
+	o.Base, o.Password = e.http, labPassword
+	a, err := agentsim.Login(ctx, o, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(rctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent %s: %v", id, err)
+		}
+		a.Close()
+	})
+	return a
+}
+
+// waitResults waits until agent a has finished n calls.
+func waitResults(t *testing.T, a *agentsim.Agent, n int, d time.Duration) []agentsim.CallResult {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for len(a.Results()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %s finished %d of %d calls within %v", a.ID, len(a.Results()), n, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return a.Results()
+}
+
+// TestWebRTCAgentAnswers: agent 1001 logs in with a WebRTC client (pion, as a
+// browser does), goes ready; a caller dials 12345, presses 1 and plays 1 kHz. The
+// offer rings on the agent's WebSocket, the agent answers through the API, and
+// audio flows both ways through the engine without transcoding: the caller gets
+// the agent's 440 Hz PCMU frames byte for byte, the agent hears 1 kHz. The
+// caller's hang-up ends the call on the agent's page; the media connection stays
+// up for the next call, which is answered on it without a new connection.
+func TestWebRTCAgentAnswers(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{})
+	agent := webrtcAgent(ctx, t, e, "1001", agentsim.Options{AnswerAfter: 200 * time.Millisecond})
+	if got := e.metric("hotline_webrtc_peers"); got != 1 {
+		t.Fatalf("hotline_webrtc_peers = %v, want 1", got)
+	}
+	_, frames440 := tone(440)
+	toneClip, _ := tone(1000)
+
+	for i := 1; i <= 2; i++ {
+		call, peer := pressOne(ctx, t, e, toneClip.Loop())
+		waitFrames(t, "the agent's 440 Hz at the caller", peer, frames440, netip.AddrPort{}, 25, 15*time.Second)
+		rec := e.waitCall("connected to 1001", 5*time.Second, func(c store.CallRecord) bool {
+			return c.Agent == "1001" && c.State == "connected"
+		})
+		if err := call.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		res := waitResults(t, agent, i, 10*time.Second)[i-1]
+		if res.Call != rec.ID || !res.Heard || res.FirstAudio <= 0 {
+			t.Fatalf("call %d at the agent: %+v (call %s)", i, res, rec.ID)
+		}
+		t.Logf("call %d: answer click to the caller's first audio at the agent: %v", i, res.FirstAudio)
+		e.waitCall("ended by the caller", 5*time.Second, func(c store.CallRecord) bool {
+			return c.ID == rec.ID && c.State == "ended" && c.Side == "caller"
+		})
+	}
+	if got := e.metric("hotline_webrtc_peers"); got != 1 {
+		t.Fatalf("hotline_webrtc_peers = %v after two calls, want 1 (one connection kept)", got)
+	}
+	if got := e.metric("hotline_rtp_packets_transcoded_total"); got != 0 {
+		t.Fatalf("%v packets transcoded, want none (PCMU end to end)", got)
+	}
+}
+
+// TestWebRTCAgentHangsUp: the agent hangs up from the page after a talk time; the
+// caller gets BYE and the call ends with side agent.
+func TestWebRTCAgentHangsUp(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{})
+	agent := webrtcAgent(ctx, t, e, "1002", agentsim.Options{TalkFor: 2 * time.Second})
+	toneClip, _ := tone(1000)
+	call, _ := pressOne(ctx, t, e, toneClip.Loop())
+	select {
+	case <-call.Done():
+	case <-ctx.Done():
+		t.Fatal("the caller got no BYE after the agent hung up")
+	}
+	res := waitResults(t, agent, 1, 10*time.Second)
+	if !res[0].Heard {
+		t.Fatalf("the agent did not hear the caller: %+v", res[0])
+	}
+	e.waitCall("ended by the agent", 5*time.Second, func(c store.CallRecord) bool {
+		return c.State == "ended" && c.Side == "agent" && c.Agent == "1002"
+	})
+}
+
+// TestWebRTCMediaLost: the agent's browser dies during a call (its connection
+// closes). The caller, who had their turn, goes back to the head of the queue and
+// is answered by the next agent, whose tone they then hear; the lost agent is
+// logged out, and the queue-joined event says why.
+func TestWebRTCMediaLost(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{})
+	first := webrtcAgent(ctx, t, e, "1003", agentsim.Options{})
+	toneClip, _ := tone(1000)
+	call, peer := pressOne(ctx, t, e, toneClip.Loop())
+	_, frames440 := tone(440)
+	waitFrames(t, "the first agent's tone", peer, frames440, netip.AddrPort{}, 10, 15*time.Second)
+	// The second agent plays another tone, so the caller can tell who answered.
+	_, frames600 := tone(600)
+	webrtcAgent(ctx, t, e, "1004", agentsim.Options{ToneHz: 600})
+	if err := first.DropMedia(); err != nil {
+		t.Fatal(err)
+	}
+	waitFrames(t, "the second agent's tone after the first was lost", peer, frames600, netip.AddrPort{}, 25, 20*time.Second)
+	rec := e.waitCall("connected to 1004", 5*time.Second, func(c store.CallRecord) bool { return c.Agent == "1004" && c.State == "connected" })
+	select {
+	case <-call.Done():
+		t.Fatal("the caller was hung up")
+	default:
+	}
+	// 1003 is logged out.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body, err := e.get("/api/v1/agents")
+		if err != nil || code != 200 {
+			t.Fatalf("agents: %d %v", code, err)
+		}
+		var list struct {
+			Agents []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"agents"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			t.Fatal(err)
+		}
+		state := ""
+		for _, a := range list.Agents {
+			if a.ID == "1003" {
+				state = a.State
+			}
+		}
+		if state == "logged-out" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent 1003 is %q, want logged-out", state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(e.stderr.String(), "agent media lost during the call") {
+		t.Fatalf("no log line names the lost agent media of call %s", rec.ID)
+	}
+}
