@@ -16,8 +16,12 @@ import (
 // agentPeer connects a mediatest.Browser to a WebRTC answerer on 127.0.0.1 and
 // returns both, connected.
 func agentPeer(t *testing.T, ctx context.Context, m *media.Metrics) (*media.WebRTC, *media.Peer, *mediatest.Browser, chan media.PeerState) {
+	return agentPeerWith(t, ctx, media.WebRTCConfig{Listen: "127.0.0.1:0", Loopback: true, Metrics: m})
+}
+
+func agentPeerWith(t *testing.T, ctx context.Context, cfg media.WebRTCConfig) (*media.WebRTC, *media.Peer, *mediatest.Browser, chan media.PeerState) {
 	t.Helper()
-	w, err := media.NewWebRTC(media.WebRTCConfig{Listen: "127.0.0.1:0", Loopback: true, Metrics: m})
+	w, err := media.NewWebRTC(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,4 +259,47 @@ func TestAcceptRefusesBadOffers(t *testing.T) {
 			t.Errorf("offer %.20q accepted", offer)
 		}
 	}
+}
+
+// TestPeerDropsAndComesBack: the browser's network goes away (its sockets send
+// nothing): the Peer goes disconnected after the configured time; the network
+// comes back and an ICE restart brings the Peer back to connected, with the
+// bridge in place carrying audio again.
+func TestPeerDropsAndComesBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, peer, browser, states := agentPeerWith(t, ctx, media.WebRTCConfig{Listen: "127.0.0.1:0", Loopback: true,
+		Disconnected: 600 * time.Millisecond, Failed: 1500 * time.Millisecond})
+	caller := newBridgeLeg(t, media.PCMU, 101, nil, nil)
+	caller.s.Start()
+	if _, err := media.Bridge(caller.s, peer); err != nil {
+		t.Fatal(err)
+	}
+	browser.Pause(true)
+	for down := false; !down; {
+		select {
+		case s := <-states:
+			down = s == media.PeerDisconnected || s == media.PeerFailed
+		case <-ctx.Done():
+			t.Fatalf("the peer stayed %v while the browser sent nothing", peer.State())
+		}
+	}
+	browser.Pause(false)
+	offer, err := browser.Offer(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := peer.Renegotiate(ctx, offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := browser.Answer(answer); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, ctx, peer, media.PeerConnected)
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	go caller.peer.Stream(pctx, sine(1000).Loop())
+	after := time.Now()
+	waitTone(t, ctx, "audio after the network came back", func() []mediatest.Packet { return browser.Received(after) }, 1000, 25)
 }

@@ -183,6 +183,7 @@ func TestAgentPageInChromium(t *testing.T) {
 		t.Errorf("the ringing alert shows %q, want the caller's number and the desk", got)
 	}
 	artifact(t, "agent-page-ringing.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
+	clickAt := time.Now()
 	cdp(t, page, "answer", chromedp.Click("#answerBtn"))
 	poll(t, page, "on call", `hotline.call !== null`, 10*time.Second)
 	poll(t, page, "the agent hears 1 kHz", `Math.abs(hotline.heardHz - 1000) < 30`, 10*time.Second)
@@ -192,6 +193,9 @@ func TestAgentPageInChromium(t *testing.T) {
 		t.Error("the page measured no time from answer to the caller's first audio")
 	} else {
 		t.Logf("agent page: answer click to the caller's first audio %.0f ms", ms)
+	}
+	if d, ok := firstToneAfter(peer, 440, clickAt); ok {
+		t.Logf("agent page: answer click to the agent's voice at the caller %.0f ms", float64(d)/float64(time.Millisecond))
 	}
 	artifact(t, "agent-page-on-call.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
 
@@ -286,4 +290,21 @@ func setAgentState(t *testing.T, e *engine, agent, state string) {
 	if code, b, err := e.post("/api/v1/agents/"+agent+"/state", tok, body); err != nil || code != 200 {
 		t.Fatalf("set %s %s: %d %s %v", agent, state, code, b, err)
 	}
+}
+
+// firstToneAfter is how long after since the caller's first packet of a run of five
+// carrying hz (share > 0.5) arrived.
+func firstToneAfter(peer *mediatest.Peer, hz float64, since time.Time) (time.Duration, bool) {
+	var pk []mediatest.Packet
+	for _, p := range peer.Packets() {
+		if p.At.After(since) && (p.Header.PayloadType == 0 || p.Header.PayloadType == 8) {
+			pk = append(pk, p)
+		}
+	}
+	for i := 0; i+5 <= len(pk); i++ {
+		if mediatest.ToneShare(pk[i:i+5], hz) > 0.5 {
+			return pk[i].At.Sub(since), true
+		}
+	}
+	return 0, false
 }

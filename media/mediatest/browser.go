@@ -6,10 +6,13 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/zaf/g711"
 
@@ -22,8 +25,9 @@ import (
 // never uses mDNS, so it talks to an engine on 127.0.0.1 and nothing else. Its
 // methods are safe for concurrent use; Close it at the end.
 type Browser struct {
-	pc    *webrtc.PeerConnection
-	track *webrtc.TrackLocalStaticRTP
+	pc     *webrtc.PeerConnection
+	track  *webrtc.TrackLocalStaticRTP
+	paused *atomic.Bool // its sockets send nothing: a network that went away
 
 	mu        sync.Mutex
 	received  []Packet
@@ -50,6 +54,12 @@ func NewBrowser() (*Browser, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	paused := new(atomic.Bool)
+	std, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
+	se.SetNet(pausableNet{Net: std, paused: paused})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(&me), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -60,7 +70,7 @@ func NewBrowser() (*Browser, error) {
 		_ = pc.Close()
 		return nil, err
 	}
-	b := &Browser{pc: pc, track: track, connected: make(chan struct{})}
+	b := &Browser{pc: pc, track: track, paused: paused, connected: make(chan struct{})}
 	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
 		_ = pc.Close()
 		return nil, err
@@ -167,6 +177,10 @@ func (b *Browser) Received(since time.Time) []Packet {
 	return out
 }
 
+// Pause makes the Browser's sockets send nothing (on) or send again (off), as when
+// its network goes away and comes back; nothing is closed.
+func (b *Browser) Pause(on bool) { b.paused.Store(on) }
+
 // Close ends the connection.
 func (b *Browser) Close() error { return b.pc.Close() }
 
@@ -199,4 +213,65 @@ func ToneShare(pkts []Packet, hz float64) float64 {
 	}
 	power := s1*s1 + s2*s2 - coeff*s1*s2
 	return 2 * power / (float64(n) * total)
+}
+
+// pausableNet is the operating system's network whose UDP sockets drop what they
+// send while paused.
+type pausableNet struct {
+	*stdnet.Net
+	paused *atomic.Bool
+}
+
+func (n pausableNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	return pausableConn{UDPConn: c, paused: n.paused}, nil
+}
+
+func (n pausableNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return pausablePacketConn{PacketConn: c, paused: n.paused}, nil
+}
+
+type pausableConn struct {
+	transport.UDPConn
+	paused *atomic.Bool
+}
+
+func (c pausableConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	if c.paused.Load() {
+		return len(b), nil
+	}
+	return c.UDPConn.WriteTo(b, a)
+}
+
+func (c pausableConn) WriteToUDP(b []byte, a *net.UDPAddr) (int, error) {
+	if c.paused.Load() {
+		return len(b), nil
+	}
+	return c.UDPConn.WriteToUDP(b, a)
+}
+
+func (c pausableConn) Write(b []byte) (int, error) {
+	if c.paused.Load() {
+		return len(b), nil
+	}
+	return c.UDPConn.Write(b)
+}
+
+type pausablePacketConn struct {
+	net.PacketConn
+	paused *atomic.Bool
+}
+
+func (c pausablePacketConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	if c.paused.Load() {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, a)
 }
