@@ -285,7 +285,7 @@ func (e *engine) post(path, token, body string) (int, []byte, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := apiClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -111,6 +112,8 @@ type engineOptions struct {
 	Config string
 	// Data is the data folder; empty means a new t.TempDir().
 	Data string
+	// Args are more flags.
+	Args []string
 }
 
 // startEngine starts hotline with --sip 127.0.0.1:0 --http 127.0.0.1:0, waits until
@@ -129,6 +132,7 @@ func startEngine(t *testing.T, o engineOptions) *engine {
 		}
 		args = append(args, "--config", f)
 	}
+	args = append(args, o.Args...)
 	e := &engine{t: t, data: o.Data, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	e.cmd = exec.Command(hotlineBin, args...)
 	e.cmd.Stderr = e.stderr
@@ -160,7 +164,7 @@ func startEngine(t *testing.T, o engineOptions) *engine {
 	deadline := time.NewTimer(20 * time.Second)
 	defer deadline.Stop()
 	sipLine := regexp.MustCompile(`^\s+sip udp\s+(\S+)`)
-	httpLine := regexp.MustCompile(`^\s+http\s+(http://\S+)`)
+	httpLine := regexp.MustCompile(`^\s+http\s+(https?://\S+)`)
 	for !e.sip.IsValid() || e.http == "" {
 		select {
 		case l, ok := <-lines:
@@ -240,7 +244,7 @@ func (e *engine) get(path string) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := apiClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -377,3 +381,7 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// apiClient talks to the engines the tests start; those run with --self-signed
+// have a certificate no one else vouches for.
+var apiClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}

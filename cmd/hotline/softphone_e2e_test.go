@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -175,5 +179,40 @@ func TestWebRTCMediaLost(t *testing.T) {
 	}
 	if !strings.Contains(e.stderr.String(), "agent media lost during the call") {
 		t.Fatalf("no log line names the lost agent media of call %s", rec.ID)
+	}
+}
+
+// TestSelfSignedHTTPS: with --self-signed the engine serves HTTPS (the agent page
+// gets a microphone only in a secure context) with a certificate for 127.0.0.1,
+// made at start-up; the agent page and a WebRTC agent work over it.
+func TestSelfSignedHTTPS(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{Args: []string{"--self-signed"}})
+	if !strings.HasPrefix(e.http, "https://") {
+		t.Fatalf("the engine printed %s, want an https URL", e.http)
+	}
+	pool := x509.NewCertPool()
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(e.http, "https://"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	pool.AddCert(cert)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	res, err := client.Get(e.http + "/agent/")
+	if err != nil {
+		t.Fatalf("the certificate does not verify for %s: %v", e.http, err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "agent.js") {
+		t.Fatalf("GET /agent/ over HTTPS: %d %.100q", res.StatusCode, body)
+	}
+	webrtcAgent(ctx, t, e, "1008", agentsim.Options{})
+	if got := e.metric("hotline_webrtc_peers"); got != 1 {
+		t.Fatalf("hotline_webrtc_peers = %v over HTTPS, want 1", got)
 	}
 }
