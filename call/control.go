@@ -152,7 +152,7 @@ func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
 			return ErrNoTrunk
 		}
 	case OpAnswer, OpReject:
-		return m.answerRinging(agent, op.Call, op.Kind == OpAnswer)
+		return m.answerRinging(ctx, agent, op.Call, op.Kind == OpAnswer)
 	default:
 		return fmt.Errorf("%w: %v", ErrBadOp, op.Kind)
 	}

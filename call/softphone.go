@@ -30,6 +30,9 @@ var (
 	errMediaLost = errors.New("call: agent media connection lost")
 )
 
+// earlyAnswer is how long an answer may come before its call rings here.
+const earlyAnswer = 2 * time.Second
+
 // softphone is a WebRTC agent's media connection.
 type softphone struct {
 	agent string
@@ -38,9 +41,10 @@ type softphone struct {
 
 	// guarded by Manager.mu
 	state    media.PeerState
-	gone     bool        // lost is closed
-	restore  *time.Timer // running while the connection is down
-	ring     *ringing    // the offer ringing on the page
+	gone     bool          // lost is closed
+	restore  *time.Timer   // running while the connection is down
+	ring     *ringing      // the offer ringing on the page
+	rang     chan struct{} // closed (and replaced) when a ring starts
 	lostWhy  string
 	replaced bool // a new connection of the same agent took over
 }
@@ -77,7 +81,7 @@ func (m *Manager) Connect(ctx context.Context, agent, offer string, restart bool
 		}
 		return ans, err
 	}
-	ph := &softphone{agent: agent, lost: make(chan struct{})}
+	ph := &softphone{agent: agent, lost: make(chan struct{}), rang: make(chan struct{})}
 	log := m.log.With("agent_id", agent)
 	peer, ans, err := m.rtc.Accept(ctx, offer, log, func(s media.PeerState) { m.phoneState(ph, s) })
 	if err != nil {
@@ -140,20 +144,30 @@ func (m *Manager) phoneLost(ph *softphone, why string) {
 	if current {
 		delete(m.phones, ph.agent)
 	}
-	replaced := ph.replaced
+	replaced, runCtx := ph.replaced, m.runCtx
 	m.mu.Unlock()
 	ph.peer.Close()
 	if replaced || !current {
 		return
 	}
-	m.log.Warn("agent media connection lost: agent logged out", "agent_id", ph.agent, "reason", why)
+	loggedOut := false
 	if m.matcher != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEndpointGone, Agent: ph.agent, Reason: "media lost"})
-		if err != nil && !errors.Is(err, acd.ErrNotLoggedIn) {
+		switch {
+		case err == nil:
+			loggedOut = true
+		case errors.Is(err, acd.ErrNotLoggedIn), errors.Is(err, acd.ErrUnknownAgent):
+		case runCtx == nil || runCtx.Err() != nil: // shutting down
+		default:
 			m.log.Warn("ACD endpoint gone", "agent_id", ph.agent, "error", err)
 		}
+	}
+	if loggedOut {
+		m.log.Warn("agent media connection lost: agent logged out", "agent_id", ph.agent, "reason", why)
+	} else {
+		m.log.Info("agent media connection closed", "agent_id", ph.agent, "reason", why)
 	}
 }
 
@@ -188,6 +202,8 @@ func (m *Manager) ringSoftphone(ctx context.Context, c party, agent string) (*ag
 	}
 	r := &ringing{call: c.id, answer: make(chan bool, 1)}
 	ph.ring = r
+	close(ph.rang)
+	ph.rang = make(chan struct{})
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
@@ -211,16 +227,34 @@ func (m *Manager) ringSoftphone(ctx context.Context, c party, agent string) (*ag
 }
 
 // answerRinging passes the agent's answer (or rejection) to the call ringing at
-// them; call, when not empty, must be the ringing call's id.
-func (m *Manager) answerRinging(agent, call string, accept bool) error {
-	m.mu.Lock()
+// them; call, when not empty, must be the ringing call's id. The offer reaches the
+// page as an event at the moment the ACD decides, a little before the call starts
+// ringing here: an answer naming a call that is not ringing yet waits for it, up to
+// earlyAnswer.
+func (m *Manager) answerRinging(ctx context.Context, agent, call string, accept bool) error {
+	deadline := time.NewTimer(earlyAnswer)
+	defer deadline.Stop()
 	var r *ringing
-	if ph := m.phones[agent]; ph != nil {
-		r = ph.ring
-	}
-	m.mu.Unlock()
-	if r == nil || (call != "" && call != r.call) {
-		return fmt.Errorf("%w: %s", ErrNotRinging, agent)
+	for {
+		m.mu.Lock()
+		var rang chan struct{}
+		if ph := m.phones[agent]; ph != nil {
+			r, rang = ph.ring, ph.rang
+		}
+		m.mu.Unlock()
+		if r != nil && (call == "" || call == r.call) {
+			break
+		}
+		if call == "" || rang == nil {
+			return fmt.Errorf("%w: %s", ErrNotRinging, agent)
+		}
+		select {
+		case <-rang:
+		case <-deadline.C:
+			return fmt.Errorf("%w: %s (call %s)", ErrNotRinging, agent, call)
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
 	select {
 	case r.answer <- accept:

@@ -1,6 +1,7 @@
 // Command hotline runs the 12345 citizen service hotline engine.
 //
-//	hotline [--config FILE] [--sip ADDR] [--http ADDR] [--data DIR]
+//	hotline [--config FILE] [--sip ADDR] [--http ADDR] [--data DIR] [--webrtc ADDR] [--self-signed]
+//	hotline demo [--agents N] [--callers M] [--duration D] [--attach-http URL --attach-sip ADDR]
 //
 // With no flags it serves the embedded default configuration: SIP on 127.0.0.1:5060
 // (UDP and TCP), HTTP on 127.0.0.1:8080, data under ./hotline-data. SIGTERM stops
@@ -72,6 +73,15 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "demo" {
+		return runDemo(args[1:], stdout, stderr)
+	}
+	return serve(nil, args, stdout, stderr)
+}
+
+// serve runs the engine until a signal; closing quit (hotline demo's own engine)
+// ends it as SIGINT does.
+func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error {
 	f, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -197,6 +207,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var sig os.Signal
 	select {
 	case sig = <-sigs:
+	case <-quit:
+		sig = syscall.SIGINT
 	case err := <-httpDone:
 		return fmt.Errorf("http: %w", err)
 	}

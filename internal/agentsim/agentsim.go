@@ -63,6 +63,12 @@ func (o *Options) defaults() {
 // CallResult is what one agent saw of one call.
 type CallResult struct {
 	Agent, Call string
+	// Caller is the caller's number as the offer showed it.
+	Caller string
+	// Answered is when the agent clicked answer (sent the answer request);
+	// FirstWord is when it started to play its tone, once the answer was
+	// accepted; Ended is when the call was over for the agent.
+	Answered, FirstWord, Ended time.Time
 	// Heard reports that the caller's tone reached the agent.
 	Heard bool
 	// FirstAudio is the time from the agent's answer (the click) to the first
@@ -81,9 +87,11 @@ type Agent struct {
 	browser *mediatest.Browser
 	ws      *websocket.Conn
 
-	mu      sync.Mutex
-	results []CallResult
-	offers  int
+	mu       sync.Mutex
+	results  []CallResult
+	offers   int
+	answered int
+	inCall   bool
 }
 
 // client trusts a self-signed lab certificate: the simulator talks to an engine
@@ -194,9 +202,10 @@ func (a *Agent) do(ctx context.Context, method, path string, body, out any) erro
 
 // message is the part of an agent WebSocket message the simulator reads.
 type message struct {
-	Seq  uint64 `json:"seq"`
-	Type string `json:"type"`
-	Call string `json:"call"`
+	Seq    uint64 `json:"seq"`
+	Type   string `json:"type"`
+	Call   string `json:"call"`
+	Caller string `json:"caller"`
 }
 
 // Run serves offers until ctx ends: answer after AnswerAfter, talk (playing the
@@ -238,14 +247,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.mu.Lock()
 		a.offers++
 		a.mu.Unlock()
-		if err := a.serve(ctx, m.Call, msgs); err != nil && ctx.Err() == nil {
+		if err := a.serve(ctx, m.Call, m.Caller, msgs); err != nil && ctx.Err() == nil {
 			a.opts.Logger.Warn("simulated agent: call", "agent_id", a.ID, "call_id", m.Call, "error", err)
 		}
 	}
 }
 
 // serve answers one offer and talks until the call is over for the agent.
-func (a *Agent) serve(ctx context.Context, call string, msgs <-chan message) error {
+func (a *Agent) serve(ctx context.Context, call, caller string, msgs <-chan message) error {
 	if a.opts.AnswerAfter > 0 {
 		select {
 		case <-ctx.Done():
@@ -257,8 +266,18 @@ func (a *Agent) serve(ctx context.Context, call string, msgs <-chan message) err
 	if err := a.Control(ctx, "answer", call); err != nil {
 		return err // withdrawn meanwhile
 	}
+	a.mu.Lock()
+	a.answered++
+	a.inCall = true
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.inCall = false
+		a.mu.Unlock()
+	}()
 	tctx, stopTone := context.WithCancel(ctx)
 	defer stopTone()
+	firstWord := time.Now()
 	go a.browser.Play(tctx, tone(a.opts.ToneHz).Loop())
 	var hangup <-chan time.Time
 	if a.opts.TalkFor > 0 {
@@ -286,12 +305,13 @@ func (a *Agent) serve(ctx context.Context, call string, msgs <-chan message) err
 		}
 	}
 	stopTone()
-	res := CallResult{Agent: a.ID, Call: call}
+	res := CallResult{Agent: a.ID, Call: call, Caller: caller, Answered: click, FirstWord: firstWord, Ended: time.Now()}
 	pk := a.browser.Received(click)
 	res.Packets = len(pk)
 	res.FirstAudio, res.Heard = firstTone(pk, a.opts.HearHz, click)
 	a.mu.Lock()
 	a.results = append(a.results, res)
+	a.inCall = false
 	a.mu.Unlock()
 	a.opts.Logger.Info("simulated agent: call done", "agent_id", a.ID, "call_id", call, "heard", res.Heard,
 		"first_audio", res.FirstAudio, "packets", res.Packets)
@@ -306,8 +326,8 @@ func (a *Agent) serve(ctx context.Context, call string, msgs <-chan message) err
 }
 
 // firstTone finds the first run of packets carrying hz (five in a row, share > 0.6)
-// and returns how long after since its first packet came; heard reports whether
-// the tone was there at all.
+// and returns how long after since the first packet of it that carries hz by
+// itself came; heard reports whether the tone was there at all.
 func firstTone(pk []mediatest.Packet, hz float64, since time.Time) (time.Duration, bool) {
 	audio := slices.DeleteFunc(slices.Clone(pk), func(p mediatest.Packet) bool {
 		return p.Header.PayloadType != 0 && p.Header.PayloadType != 8
@@ -315,6 +335,13 @@ func firstTone(pk []mediatest.Packet, hz float64, since time.Time) (time.Duratio
 	const run = 5
 	for i := 0; i+run <= len(audio); i++ {
 		if mediatest.ToneShare(audio[i:i+run], hz) > 0.6 {
+			// The run may begin with a packet or two of what came before the tone:
+			// its start is the first packet that carries the tone by itself.
+			for j := i; j < i+run; j++ {
+				if mediatest.ToneShare(audio[j:j+1], hz) > 0.6 {
+					return audio[j].At.Sub(since), true
+				}
+			}
 			return audio[i].At.Sub(since), true
 		}
 	}
@@ -333,6 +360,21 @@ func (a *Agent) Offers() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.offers
+}
+
+// Answered is how many offers the agent answered (the engine accepted the answer).
+func (a *Agent) Answered() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.answered
+}
+
+// InCall reports whether the agent is talking: it answered a call that has not
+// ended yet.
+func (a *Agent) InCall() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inCall
 }
 
 // Close logs the agent out and closes its connections.
