@@ -216,3 +216,78 @@ func TestSelfSignedHTTPS(t *testing.T) {
 		t.Fatalf("hotline_webrtc_peers = %v over HTTPS, want 1", got)
 	}
 }
+
+// restoreConfig makes a dropped agent connection count as down after 1 s and be
+// given up 3 s later.
+const restoreConfig = `
+webrtc:
+  disconnected_after: 1s
+  restore_timeout: 3s
+`
+
+// TestWebRTCMediaRestored: the agent's network goes away during a call; the engine
+// sees the connection down and waits; the network comes back and the page's ICE
+// restart restores it within the restore time: the call goes on with the same
+// agent, audio both ways.
+func TestWebRTCMediaRestored(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{Config: restoreConfig})
+	agent := webrtcAgent(ctx, t, e, "1009", agentsim.Options{})
+	toneClip, _ := tone(1000)
+	call, peer := pressOne(ctx, t, e, toneClip.Loop())
+	_, frames440 := tone(440)
+	waitFrames(t, "the agent's tone", peer, frames440, netip.AddrPort{}, 10, 15*time.Second)
+	agent.PauseMedia(true)
+	waitLog(t, e, "agent media connection down", 10*time.Second)
+	agent.PauseMedia(false)
+	if err := agent.RestartMedia(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, e, "agent media connection restored", 5*time.Second)
+	peer.Reset()
+	waitFrames(t, "the agent's tone after the restore", peer, frames440, netip.AddrPort{}, 25, 10*time.Second)
+	time.Sleep(3 * time.Second) // past the restore time: the call must still be there
+	e.waitCall("still with 1009", time.Second, func(c store.CallRecord) bool { return c.Agent == "1009" && c.State == "connected" })
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitResults(t, agent, 1, 10*time.Second); !res[0].Heard {
+		t.Fatalf("the agent did not hear the caller: %+v", res[0])
+	}
+}
+
+// TestWebRTCMediaNotRestored: the agent's network goes away for good; after the
+// restore time the caller goes back to the head of the queue and the next agent
+// answers, and the lost agent is logged out.
+func TestWebRTCMediaNotRestored(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{Config: restoreConfig})
+	first := webrtcAgent(ctx, t, e, "1010", agentsim.Options{})
+	toneClip, _ := tone(1000)
+	_, peer := pressOne(ctx, t, e, toneClip.Loop())
+	_, frames440 := tone(440)
+	waitFrames(t, "the first agent's tone", peer, frames440, netip.AddrPort{}, 10, 15*time.Second)
+	_, frames600 := tone(600)
+	webrtcAgent(ctx, t, e, "1011", agentsim.Options{ToneHz: 600})
+	first.PauseMedia(true)
+	waitLog(t, e, "agent media connection down", 10*time.Second)
+	waitFrames(t, "the second agent's tone", peer, frames600, netip.AddrPort{}, 25, 15*time.Second)
+	waitLog(t, e, "agent media lost during the call", time.Second)
+	e.waitCall("with 1011", 5*time.Second, func(c store.CallRecord) bool { return c.Agent == "1011" && c.State == "connected" })
+}
+
+// waitLog waits until the engine's log has a line containing s.
+func waitLog(t *testing.T, e *engine, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(e.stderr.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the engine's log within %v", s, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

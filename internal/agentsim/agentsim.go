@@ -407,3 +407,8 @@ func (a *Agent) DropMedia() error { return a.browser.Close() }
 // RestartMedia renegotiates the agent's media connection with an ICE restart, as
 // the page does after a network change.
 func (a *Agent) RestartMedia(ctx context.Context) error { return a.connectMedia(ctx, true) }
+
+// PauseMedia makes the agent's media connection send nothing (on) or send again
+// (off), as a network that goes away and comes back; RestartMedia then
+// renegotiates it as the page would.
+func (a *Agent) PauseMedia(on bool) { a.browser.Pause(on) }
