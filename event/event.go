@@ -41,6 +41,16 @@ const (
 	AgentLogout       Type = "agent.logout"       // Agent, Reason (logout, endpoint-gone)
 	CountersReset     Type = "acd.counters_reset" // (no fields): queue and agent counters start again (a new day)
 
+	// Recordings (one per call, following the caller across transfers; messages
+	// left in the menu are MenuMessage). The recording's id is the call's.
+	RecordingStarted   Type = "recording.started"   // File, Caller, Queue, Reason (from: answer, agent)
+	RecordingPaused    Type = "recording.paused"    // Agent (who paused)
+	RecordingResumed   Type = "recording.resumed"   // Agent, Duration (of the pause)
+	RecordingCompleted Type = "recording.completed" // File, Duration, Size, Hash (SHA-256), State (complete, repaired)
+	RecordingFailed    Type = "recording.failed"    // File, Cause
+	RecordingListened  Type = "recording.listened"  // Agent (the account that listened), Role, File: the audit log
+	RecordingDeleted   Type = "recording.deleted"   // File, Reason (retention)
+
 	// Site roles (the failover issue).
 	SiteRole Type = "site.role"
 )
@@ -91,6 +101,8 @@ type Event struct {
 
 	File     string        `json:"file,omitempty"`
 	Duration time.Duration `json:"duration,omitempty"`
+	Size     int64         `json:"size,omitempty"` // bytes (RecordingCompleted)
+	Hash     string        `json:"hash,omitempty"` // hex SHA-256 (RecordingCompleted)
 
 	Side   string `json:"side,omitempty"`
 	Cause  string `json:"cause,omitempty"`

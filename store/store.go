@@ -27,6 +27,7 @@ type Store struct {
 	log   Log
 	clock clock.Clock
 	calls *CallView
+	recs  *RecordingView
 
 	mu sync.Mutex // serialises Append: log order == projection order
 
@@ -47,12 +48,14 @@ func New(log Log, opts Options) (*Store, error) {
 		log:   log,
 		clock: opts.Clock,
 		calls: NewCallView(opts.KeepEnded),
+		recs:  NewRecordingView(),
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
 	err := log.Replay(context.Background(), 0, func(ev *event.Event) error {
 		s.calls.Apply(ev)
+		s.recs.Apply(ev)
 		return nil
 	})
 	if err != nil {
@@ -77,6 +80,7 @@ func (s *Store) Append(ctx context.Context, ev *event.Event) error {
 		return err
 	}
 	s.calls.Apply(ev)
+	s.recs.Apply(ev)
 	s.subMu.RLock()
 	subs := s.subs // never modified in place: Subscribe and cancel copy
 	s.subMu.RUnlock()
@@ -89,6 +93,9 @@ func (s *Store) Append(ctx context.Context, ev *event.Event) error {
 
 // Calls returns the call view, the projection of call events into call records.
 func (s *Store) Calls() *CallView { return s.calls }
+
+// Recordings returns the recording view: recordings and the messages left in the menu.
+func (s *Store) Recordings() *RecordingView { return s.recs }
 
 // Subscribe registers fn to be called after each successful Append, synchronously
 // and in sequence order, with a copy of the event. fn runs while Append holds the
