@@ -265,6 +265,8 @@ func Full(t testing.TB) event.Event {
 		Estimate:  42 * time.Second,
 		File:      "messages/c-1f2e.wav",
 		Duration:  12*time.Second + 340*time.Millisecond,
+		Size:      1888044,
+		Hash:      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		Side:      event.SideCaller,
 		Cause:     "normal clearing \"quoted\" <tag> & 市民热线",
 		Code:      487,
