@@ -96,6 +96,8 @@ type Leg interface {
 	// forwardTo sets where the leg's reader forwards what it receives; nil stops
 	// it, and no write to the previous writer is in progress once it returns.
 	forwardTo(w PacketWriter)
+	// TapPackets sets a tap on the audio the leg receives (a recorder).
+	TapPackets(fn PacketTap)
 }
 
 var (

@@ -109,6 +109,7 @@ type Session struct {
 	doneOnce sync.Once
 
 	tap      atomic.Pointer[func(pcm []int16)]
+	ptap     atomic.Pointer[PacketTap]
 	lastRecv atomic.Int64 // pacer time of the last accepted packet, ns
 
 	// Guarded by mu: the pacer's tick, the reader's look at the addresses, Update.
@@ -270,6 +271,21 @@ func (s *Session) Tap(fn func(pcm []int16)) {
 		return
 	}
 	s.tap.Store(&fn)
+}
+
+// PacketTap sees the audio packets a leg accepts (not telephone-events), as
+// received: codec, SSRC, RTP timestamp and payload. It runs on the leg's reader
+// goroutine, must not block and must not keep payload after it returns.
+type PacketTap func(codec Codec, ssrc, ts uint32, payload []byte)
+
+// TapPackets sets fn to see every audio packet the session accepts (a recorder);
+// nil removes it.
+func (s *Session) TapPackets(fn PacketTap) {
+	if fn == nil {
+		s.ptap.Store(nil)
+		return
+	}
+	s.ptap.Store(&fn)
 }
 
 // Play sends the audio of src, one packet every ptime, until src ends (Play
@@ -625,6 +641,9 @@ func (s *Session) receive(b []byte, from netip.AddrPort) {
 		return
 	}
 	s.forward(codec, false)
+	if pt := s.ptap.Load(); pt != nil {
+		(*pt)(codec, s.pkt.SSRC, s.pkt.Timestamp, s.pkt.Payload)
+	}
 	tap := s.tap.Load()
 	if tap == nil && s.det == nil {
 		return

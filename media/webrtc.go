@@ -205,6 +205,7 @@ type Peer struct {
 	fwdPkt Packet
 
 	packetsIn, packetsOut, eventsIn, dropped, transcoded atomic.Uint64
+	ptap                                                 atomic.Pointer[PacketTap]
 }
 
 // Accept answers an agent browser's SDP offer (one audio track, sendrecv) with a
@@ -438,7 +439,20 @@ func (p *Peer) readLoop(tr *webrtc.TrackRemote, rc *webrtc.RTPReceiver) {
 			p.fwdPkt = Packet{}
 		}
 		p.fwdMu.Unlock()
+		if tap := p.ptap.Load(); tap != nil && !event {
+			(*tap)(codec, pkt.SSRC, pkt.Timestamp, pkt.Payload)
+		}
 	}
+}
+
+// TapPackets sets fn to see every audio packet received from the browser (a
+// recorder); nil removes it.
+func (p *Peer) TapPackets(fn PacketTap) {
+	if fn == nil {
+		p.ptap.Store(nil)
+		return
+	}
+	p.ptap.Store(&fn)
 }
 
 func (p *Peer) attach(br *Bridged) error {

@@ -3,6 +3,7 @@ package media_test
 import (
 	"context"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +120,17 @@ func TestPeerBridgedToSession(t *testing.T) {
 	caller := newBridgeLeg(t, media.PCMU, 101, m, nil)
 	caller.s.Start()
 
+	var tapped [2]atomic.Int64 // caller's audio, agent's audio
+	caller.s.TapPackets(func(c media.Codec, _, _ uint32, p []byte) {
+		if c == media.PCMU && len(p) == 160 {
+			tapped[0].Add(1)
+		}
+	})
+	peer.TapPackets(func(c media.Codec, _, _ uint32, p []byte) {
+		if c == media.PCMU && len(p) == 160 {
+			tapped[1].Add(1)
+		}
+	})
 	br, err := media.Bridge(caller.s, peer)
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +145,9 @@ func TestPeerBridgedToSession(t *testing.T) {
 
 	waitTone(t, ctx, "caller's 1 kHz at the browser", func() []mediatest.Packet { return browser.Received(start) }, 1000, 25)
 	waitTone(t, ctx, "browser's 440 Hz at the caller", caller.peer.Packets, 440, 25)
+	if tapped[0].Load() < 25 || tapped[1].Load() < 25 {
+		t.Fatalf("taps saw %d caller and %d agent packets", tapped[0].Load(), tapped[1].Load())
+	}
 	scancel()
 	<-streamed
 
