@@ -1,8 +1,11 @@
 package call
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/hotline12345/hotline/media"
@@ -14,6 +17,24 @@ type Config struct {
 	Numbers map[string]Number `yaml:"numbers"`
 	// Media is the RTP side.
 	Media MediaConfig `yaml:"media"`
+	// Recording is where and how calls are recorded (queues say when).
+	Recording RecordingConfig `yaml:"recording"`
+}
+
+// RecordingConfig is where recordings go, how they are kept and for how long.
+type RecordingConfig struct {
+	// Dir is the recordings folder; empty: "recordings" in the data folder.
+	Dir string `yaml:"dir"`
+	// Key (64 hex digits) or KeyFile (a file holding them, or 32 raw bytes)
+	// turns on AES-256-GCM encryption at rest.
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"key_file"`
+	// RetentionDays deletes recordings older than this many days (0: keep them).
+	RetentionDays int `yaml:"retention_days"`
+	// SweepEvery is how often the retention sweep runs (default 1h).
+	SweepEvery time.Duration `yaml:"sweep_every"`
+
+	key []byte
 }
 
 // Number says how calls to one dialled number are taken.
@@ -111,6 +132,41 @@ func (c *Config) Validate() []FieldError {
 	}
 	if m.DTMFPayloadType < 96 || m.DTMFPayloadType > 127 {
 		add("media.dtmf_payload_type", "must be a dynamic payload type (96-127), got %d", m.DTMFPayloadType)
+	}
+	r := &c.Recording
+	if r.Key != "" && r.KeyFile != "" {
+		add("recording.key", "give key or key_file, not both")
+	}
+	r.key = nil
+	switch {
+	case r.Key != "":
+		k, err := hex.DecodeString(strings.TrimSpace(r.Key))
+		if err != nil || len(k) != 32 {
+			add("recording.key", "must be 64 hex digits (an AES-256 key)")
+		}
+		r.key = k
+	case r.KeyFile != "":
+		b, err := os.ReadFile(r.KeyFile)
+		switch {
+		case err != nil:
+			add("recording.key_file", "%v", err)
+		case len(b) == 32:
+			r.key = b
+		default:
+			k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+			if err != nil || len(k) != 32 {
+				add("recording.key_file", "must hold 32 bytes or 64 hex digits, holds %d bytes", len(b))
+			}
+			r.key = k
+		}
+	}
+	if r.RetentionDays < 0 {
+		add("recording.retention_days", "must be 0 (keep) or more, got %d", r.RetentionDays)
+	}
+	if r.SweepEvery == 0 {
+		r.SweepEvery = time.Hour
+	} else if r.SweepEvery < time.Second {
+		add("recording.sweep_every", "at least 1s, got %v", r.SweepEvery)
 	}
 	return errs
 }

@@ -164,7 +164,7 @@ func TestLabPasswordOnlyOnLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Validate(embedded(t))
-	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: sip.listen: 251 accounts (agents and supervisors) still have the lab password") {
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: sip.listen: 252 accounts (agents and supervisors) still have the lab password") {
 		t.Fatalf("want a refusal naming sip.listen, got %v", err)
 	}
 	c, err = Parse("f.yaml", []byte("sip:\n  listen: 0.0.0.0:5060\nhttp:\n  listen: 10.1.2.3:80\nagents:\n  - {id: \"1\", password_hash: x, skills: {call-taking: 5}}\nsupervisors:\n  - {id: \"9\", password_hash: y}\n"), &base)
@@ -180,12 +180,12 @@ func TestLabPasswordOnlyOnLoopback(t *testing.T) {
 }
 
 func TestSupervisors(t *testing.T) {
-	if got := Default().Supervisors; len(got) != 1 || got[0].ID != "9001" || got[0].PasswordHash != "" {
+	if got := Default().Supervisors; len(got) != 2 || got[0].ID != "9001" || got[1].ID != "admin" || got[0].PasswordHash != "" {
 		t.Fatalf("default supervisors: %+v", got)
 	}
 	d := Default()
-	if n := d.LabAccounts(); n != 251 {
-		t.Fatalf("lab accounts in the default: %d, want 250 agents + 1 supervisor", n)
+	if n := d.LabAccounts(); n != 252 {
+		t.Fatalf("lab accounts in the default: %d, want 250 agents + 2 supervisors", n)
 	}
 	tests := []struct {
 		name string
@@ -193,7 +193,7 @@ func TestSupervisors(t *testing.T) {
 		ids  []string // the supervisors after parsing, when valid
 		err  string   // part of the validation error, when not
 	}{
-		{name: "left out keeps the demo's", file: "site: x\n", ids: []string{"9001"}},
+		{name: "left out keeps the demo's", file: "site: x\n", ids: []string{"9001", "admin"}},
 		{name: "given replaces the demo's", file: "supervisors:\n  - {id: \"8001\", name: Lee}\n  - {id: \"8002\"}\n", ids: []string{"8001", "8002"}},
 		{name: "empty list means none", file: "supervisors: []\n", ids: []string{}},
 		{name: "clash with an agent", file: "supervisors:\n  - {id: \"2001\"}\n", err: `f.yaml:2: supervisors.0.id: "2001" is already an agent's id`},
@@ -235,7 +235,7 @@ func TestSupervisorWithLabPasswordKeepsLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Validate(embedded(t))
-	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: http.listen: 1 accounts (agents and supervisors) still have the lab password") {
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: http.listen: 2 accounts (agents and supervisors) still have the lab password") {
 		t.Fatalf("the demo supervisor's lab password must keep the engine on loopback, got %v", err)
 	}
 }

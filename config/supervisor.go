@@ -17,7 +17,7 @@ type Supervisor struct {
 // defaultSupervisors is the demo's one supervisor, used when the file has no
 // supervisors key.
 func defaultSupervisors() []Supervisor {
-	return []Supervisor{{ID: "9001", Name: "Demo supervisor"}}
+	return []Supervisor{{ID: "9001", Name: "Demo supervisor"}, {ID: "admin", Name: "Administrator"}}
 }
 
 // validateSupervisors checks the supervisors' ids: present, unique, and not an

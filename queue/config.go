@@ -65,7 +65,18 @@ type Config struct {
 	Overflow Overflow `yaml:"overflow"`
 	// Widen lowers the skill level a call accepts as it waits, in order of After.
 	Widen []Step `yaml:"widen"`
+	// Record says when the calls of this queue are recorded: "agent" (default:
+	// from the agent's answer), "answer" (from the engine's answer, the menu
+	// included) or "off". A recording follows its call across transfers.
+	Record string `yaml:"record"`
 }
+
+// Recording modes (Config.Record).
+const (
+	RecordAgent  = "agent"
+	RecordAnswer = "answer"
+	RecordOff    = "off"
+)
 
 // Exit is where a call goes when it leaves a queue by rule.
 type Exit struct {
@@ -113,6 +124,9 @@ func Default() Config { return Config{}.WithDefaults() }
 func (c Config) WithDefaults() Config {
 	if c.MinLevel == 0 {
 		c.MinLevel = DefaultMinLevel
+	}
+	if c.Record == "" {
+		c.Record = RecordAgent
 	}
 	if c.Strategy == "" {
 		c.Strategy = DefaultStrategy
@@ -196,6 +210,11 @@ func Validate(qs []Config, hasPrompt func(name string) bool) []FieldError {
 		}
 		if q.MinLevel < 0 || q.MinLevel > 10 {
 			add(p+".min_level", "%d is not a level from 1 to 10", q.MinLevel)
+		}
+		switch q.Record {
+		case "", RecordAgent, RecordAnswer, RecordOff:
+		default:
+			add(p+".record", "%q is not agent, answer or off", q.Record)
 		}
 		for _, d := range []struct {
 			key string
