@@ -64,7 +64,7 @@ type RecordingFilter struct {
 
 // RecordingView is the projection of recordings. Safe for concurrent use.
 type RecordingView struct {
-	mu    sync.RWMutex
+	mu      sync.RWMutex
 	recs    map[string]*RecordingRecord
 	order   []string          // ids by start, oldest first
 	callers map[string]string // live calls' callers, for their messages
