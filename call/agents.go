@@ -157,6 +157,7 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			c.Log.Warn("ACD hang-up", "error", err)
 		}
 	}()
+	m.recordingOf(c.ID).routed(r.Queue)
 	if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: c.ID, Queue: r.Queue, Priority: r.Priority, Caller: c.Caller}); err != nil {
 		c.Log.Error("queue refused the call", "queue", r.Queue, "error", err)
 		return m.hold(ctx, sess, r)
@@ -279,6 +280,7 @@ func (m *Manager) transferOut(ctx context.Context, c *sip.Call, sess *media.Sess
 		return true, fmt.Errorf("bridge: %w", err)
 	}
 	defer br.Close()
+	defer m.recordingOf(c.ID).agentLeg(out.sess, r.Queue)()
 	c.Log.Info("caller connected to the transfer number", "to_number", Masked(number))
 	select {
 	case <-ctx.Done():
@@ -571,6 +573,9 @@ func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, le
 		return fmt.Errorf("bridge: %w", err)
 	}
 	defer br.Close()
+	cr := m.recordingOf(c.ID)
+	defer cr.agentLeg(leg.media(), r.Queue)()
+	defer cr.hold(false)
 	ctl, unregister := m.register(leg.agent)
 	defer unregister()
 	var held *onHold

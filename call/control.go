@@ -60,9 +60,17 @@ const (
 	// OpReject declines the call ringing on the page: the agent becomes not-ready
 	// ("rejected") and the call goes back to its place in the queue.
 	OpReject
+	// OpPauseRecording pauses the call's recording (the caller gives a card
+	// number): the paused span is silence, and who paused and for how long is kept
+	// with the recording. ErrNotRecording when the call is not being recorded or
+	// the recording is paused already.
+	OpPauseRecording
+	// OpResumeRecording resumes it (ErrNotRecording when it is not paused).
+	OpResumeRecording
 )
 
-var opNames = []string{"", "hangup", "hold", "resume", "transfer", "transfer", "transfer", "answer", "reject"}
+var opNames = []string{"", "hangup", "hold", "resume", "transfer", "transfer", "transfer", "answer", "reject",
+	"pause_recording", "resume_recording"}
 
 // String returns the operation's name as the agent API spells it.
 func (k OpKind) String() string {
@@ -109,6 +117,9 @@ var (
 	// ErrNoTrunk: a transfer to a number, but no trunk is configured for outbound
 	// calls.
 	ErrNoTrunk = errors.New("call: no outbound trunk")
+	// ErrNotRecording: pause or resume, but the call is not being recorded (or is
+	// paused already, or not paused).
+	ErrNotRecording = errors.New("call: the call's recording cannot be paused or resumed now")
 )
 
 // control is the channel through which Control reaches the goroutine of a call being
@@ -135,7 +146,7 @@ func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
 		return fmt.Errorf("%w: %q", ErrUnknownAgent, agent)
 	}
 	switch op.Kind {
-	case OpHangup, OpHold, OpResume:
+	case OpHangup, OpHold, OpResume, OpPauseRecording, OpResumeRecording:
 	case OpTransferQueue:
 		if _, ok := m.queues[op.Queue]; !ok {
 			return fmt.Errorf("%w %q", ErrUnknownQueue, op.Queue)
@@ -289,6 +300,7 @@ func (m *Manager) apply(ctx context.Context, c callRef, op Op, held **onHold) (e
 			return nil, nil
 		}
 		*held = m.holdCall(ctx, c.sess, c.leg, c.route)
+		m.recordingOf(c.c.ID).hold(true)
 		m.emit(c.c, event.Event{Type: event.CallHeld, Agent: c.leg.agent, Reason: "agent"})
 		c.c.Log.Info("agent put the caller on hold", "agent_id", c.leg.agent)
 		return nil, nil
@@ -298,8 +310,15 @@ func (m *Manager) apply(ctx context.Context, c callRef, op Op, held **onHold) (e
 		}
 		(*held).stop()
 		*held = nil
+		m.recordingOf(c.c.ID).hold(false)
 		m.emit(c.c, event.Event{Type: event.CallResumed, Agent: c.leg.agent})
 		c.c.Log.Info("agent resumed the call", "agent_id", c.leg.agent)
+		return nil, nil
+	case OpPauseRecording, OpResumeRecording:
+		if !m.recordingOf(c.c.ID).pause(c.leg.agent, op.Kind == OpPauseRecording) {
+			return nil, ErrNotRecording
+		}
+		c.c.Log.Info("agent changed the recording", "agent_id", c.leg.agent, "op", op.Kind.String())
 		return nil, nil
 	case OpHangup:
 		c.c.Log.Info("agent hung up through the API", "agent_id", c.leg.agent)

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/recording"
 	"github.com/hotline12345/hotline/sip"
 )
 
@@ -70,36 +70,26 @@ func (l *leg) Play(ctx context.Context, lang, prompt string) error {
 // Digits implements ivr.Leg.
 func (l *leg) Digits() <-chan media.Digit { return l.digits }
 
-// Record implements ivr.Leg: the caller's audio goes to a WAV file (8 kHz mono) as it
-// arrives, until max, '#' or the end of the call.
+// Record implements ivr.Leg: the caller's audio goes to a recording in the
+// messages folder (the recorder of calls: stereo, the caller on the left,
+// encrypted at rest when a key is configured) as it arrives, until max, '#' or the
+// end of the call. It returns the file's path.
 func (l *leg) Record(ctx context.Context, max time.Duration) (string, time.Duration, error) {
 	if l.m.dataDir == "" {
 		return "", 0, errors.New("no folder for messages configured")
 	}
-	if err := os.MkdirAll(l.m.dataDir, 0o750); err != nil {
-		return "", 0, err
-	}
 	l.mu.Lock()
 	l.messages++
-	name := filepath.Join(l.m.dataDir, fmt.Sprintf("%s-%d.wav", l.c.ID, l.messages))
+	id := fmt.Sprintf("%s-%d", l.c.ID, l.messages)
 	l.mu.Unlock()
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	cfg := l.m.recCfg
+	cfg.Dir = l.m.dataDir
+	rec, err := recording.Create(cfg, id)
 	if err != nil {
 		return "", 0, err
 	}
-	defer f.Close()
-	w, err := media.NewWAVWriter(f, 8000, 1)
-	if err != nil {
-		return "", 0, err
-	}
-	var werr error
-	var wmu sync.Mutex
-	l.sess.Tap(func(pcm []int16) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		if werr == nil {
-			werr = w.Write(pcm)
-		}
+	remove := l.sess.AddPacketTap(func(codec media.Codec, ssrc, ts uint32, p []byte) {
+		rec.Write(recording.Caller, codec, ssrc, ts, p)
 	})
 	t := l.m.clock.NewTimer(max)
 	defer t.Stop()
@@ -116,16 +106,15 @@ wait:
 			break wait
 		}
 	}
-	l.sess.Tap(nil)
-	wmu.Lock()
-	defer wmu.Unlock()
-	if err := w.Close(); err != nil && werr == nil {
-		werr = err
+	remove()
+	res, err := rec.Close()
+	if err == nil && res.Err != nil {
+		err = res.Err
 	}
-	if werr != nil {
-		return name, w.Duration(), fmt.Errorf("recording %s: %w", name, werr)
+	if err != nil {
+		return res.Path, res.Duration, fmt.Errorf("recording %s: %w", res.Path, err)
 	}
-	return name, w.Duration(), nil
+	return res.Path, res.Duration, nil
 }
 
 // reoffer answers re-INVITEs and UPDATEs with SDP: hold and resume (RFC 3264 8.4),

@@ -17,6 +17,7 @@ import (
 	"github.com/hotline12345/hotline/ivr"
 	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/queue"
+	"github.com/hotline12345/hotline/recording"
 	"github.com/hotline12345/hotline/sip"
 	"github.com/hotline12345/hotline/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,10 @@ type Manager struct {
 
 	callbackVia string // host:port of the trunk callbacks are dialled through
 
+	recs         map[string]*callRecording // by call id, guarded by mu
+	recCfg       recording.Config
+	recordAnswer bool // some queue records from the engine's answer
+
 	rtc     *media.WebRTC         // nil: no WebRTC seats
 	phones  map[string]*softphone // by agent id, guarded by mu
 	restore time.Duration         // how long a dropped media connection may take to come back
@@ -82,6 +87,8 @@ type Deps struct {
 	// WebRTC, when not nil, opens the agents' browser side (its Metrics are the
 	// manager's); nil leaves WebRTC seats unreachable.
 	WebRTC *media.WebRTCConfig
+	// RecordingsDir is where recordings go (Config.Recording.Dir wins when set).
+	RecordingsDir string
 	// RestoreTimeout is how long an agent's dropped media connection may take to
 	// come back (ICE restart) before the call on it goes back to the head of its
 	// queue and the agent is logged out; default 10 s.
@@ -118,6 +125,14 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 	m.seats = make(chan seatChange, 1024)
 	m.endpoints = map[string]acd.Endpoint{}
 	m.phones = map[string]*softphone{}
+	m.recs = map[string]*callRecording{}
+	m.recCfg = recording.Config{Dir: cfg.Recording.Dir, Key: cfg.Recording.key, Clock: d.Clock, Logger: d.Logger}
+	if m.recCfg.Dir == "" {
+		m.recCfg.Dir = d.RecordingsDir
+	}
+	for _, q := range d.Queues {
+		m.recordAnswer = m.recordAnswer || q.Record == queue.RecordAnswer
+	}
 	m.restore = d.RestoreTimeout
 	if m.restore <= 0 {
 		m.restore = 10 * time.Second
@@ -151,6 +166,9 @@ func (m *Manager) Start(ctx context.Context) {
 	m.runCtx = ctx
 	m.mu.Unlock()
 	go m.returnMemory(ctx, 30*time.Second)
+	if m.recCfg.Dir != "" {
+		go m.sweepRecordings(ctx.Done())
+	}
 	if m.matcher != nil {
 		go func() { _ = m.matcher.Run(ctx) }()
 		go m.applySeats(ctx)
@@ -370,6 +388,9 @@ func (m *Manager) run(c *sip.Call) ending {
 	})
 	sess.Start()
 	defer sess.Close()
+	if cr := m.startRecording(c, sess); cr != nil {
+		defer cr.finish() // before the session closes: the file ends with the call
+	}
 	if !neg.Direction.Sends() || !neg.Direction.Receives() {
 		sess.Update(neg.Remote, neg.Codec, neg.DTMF, neg.Direction.Sends(), neg.Direction.Receives())
 	}

@@ -12,9 +12,12 @@ import (
 // callback_failed (the citizen did not answer the callback),
 // cancelled, rejected, not_found, failed, lost (at a restart).
 type Metrics struct {
-	results *prometheus.CounterVec
-	active  atomic.Int64
-	total   atomic.Int64 // calls ever started
+	results    *prometheus.CounterVec
+	active     atomic.Int64
+	total      atomic.Int64 // calls ever started
+	recordings *prometheus.CounterVec
+	recStarted prometheus.Counter
+	recDeleted prometheus.Counter
 }
 
 // NewMetrics registers the call metrics on reg (nil: unregistered).
@@ -23,14 +26,35 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotline_calls_total", Help: "Calls that ended, by result.",
 		}, []string{"result"}),
+		recordings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_recordings_total", Help: "Recordings finished, by state (complete, repaired, failed).",
+		}, []string{"state"}),
+		recStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_recordings_started_total", Help: "Recordings started.",
+		}),
+		recDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_recordings_deleted_total", Help: "Recordings deleted by the retention sweep.",
+		}),
+	}
+	for _, s := range []string{"complete", "repaired", "failed"} {
+		m.recordings.WithLabelValues(s)
 	}
 	if reg != nil {
-		reg.MustRegister(m.results, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		reg.MustRegister(m.results, m.recordings, m.recStarted, m.recDeleted, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hotline_calls_active", Help: "Calls between INVITE and hang-up.",
 		}, func() float64 { return float64(m.active.Load()) }))
 	}
 	return m
 }
+
+func (m *Metrics) recording(state string) {
+	switch state {
+	case "complete", "repaired", "failed":
+		m.recordings.WithLabelValues(state).Inc()
+	}
+}
+func (m *Metrics) recordingStarted()       { m.recStarted.Inc() }
+func (m *Metrics) recordingsDeleted(n int) { m.recDeleted.Add(float64(n)) }
 
 func (m *Metrics) result(r string)  { m.results.WithLabelValues(r).Inc() }
 func (m *Metrics) started()         { m.active.Add(1) }

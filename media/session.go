@@ -109,7 +109,9 @@ type Session struct {
 	doneOnce sync.Once
 
 	tap      atomic.Pointer[func(pcm []int16)]
-	ptap     atomic.Pointer[PacketTap]
+	ptaps    atomic.Pointer[[]*PacketTap] // copy on write, under tapMu
+	tapMu    sync.Mutex
+	mainTap  *PacketTap   // the one TapPackets set
 	lastRecv atomic.Int64 // pacer time of the last accepted packet, ns
 
 	// Guarded by mu: the pacer's tick, the reader's look at the addresses, Update.
@@ -278,14 +280,62 @@ func (s *Session) Tap(fn func(pcm []int16)) {
 // goroutine, must not block and must not keep payload after it returns.
 type PacketTap func(codec Codec, ssrc, ts uint32, payload []byte)
 
-// TapPackets sets fn to see every audio packet the session accepts (a recorder);
-// nil removes it.
+// TapPackets sets fn to see every audio packet the session accepts (the call's
+// recorder), replacing the one it set before; nil removes it. Taps added with
+// AddPacketTap stay.
 func (s *Session) TapPackets(fn PacketTap) {
-	if fn == nil {
-		s.ptap.Store(nil)
+	s.tapMu.Lock()
+	defer s.tapMu.Unlock()
+	if s.mainTap != nil {
+		s.removeTap(s.mainTap)
+		s.mainTap = nil
+	}
+	if fn != nil {
+		s.mainTap = &fn
+		s.addTap(s.mainTap)
+	}
+}
+
+// AddPacketTap adds fn beside the other taps (a message being recorded while the
+// call is) until remove is called.
+func (s *Session) AddPacketTap(fn PacketTap) (remove func()) {
+	p := &fn
+	s.tapMu.Lock()
+	s.addTap(p)
+	s.tapMu.Unlock()
+	return func() {
+		s.tapMu.Lock()
+		s.removeTap(p)
+		s.tapMu.Unlock()
+	}
+}
+
+// addTap and removeTap replace the tap list. Called with tapMu held.
+func (s *Session) addTap(p *PacketTap) {
+	var list []*PacketTap
+	if old := s.ptaps.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	list = append(list, p)
+	s.ptaps.Store(&list)
+}
+
+func (s *Session) removeTap(p *PacketTap) {
+	old := s.ptaps.Load()
+	if old == nil {
 		return
 	}
-	s.ptap.Store(&fn)
+	var list []*PacketTap
+	for _, q := range *old {
+		if q != p {
+			list = append(list, q)
+		}
+	}
+	if len(list) == 0 {
+		s.ptaps.Store(nil)
+		return
+	}
+	s.ptaps.Store(&list)
 }
 
 // Play sends the audio of src, one packet every ptime, until src ends (Play
@@ -641,8 +691,10 @@ func (s *Session) receive(b []byte, from netip.AddrPort) {
 		return
 	}
 	s.forward(codec, false)
-	if pt := s.ptap.Load(); pt != nil {
-		(*pt)(codec, s.pkt.SSRC, s.pkt.Timestamp, s.pkt.Payload)
+	if pts := s.ptaps.Load(); pts != nil {
+		for _, pt := range *pts {
+			(*pt)(codec, s.pkt.SSRC, s.pkt.Timestamp, s.pkt.Payload)
+		}
 	}
 	tap := s.tap.Load()
 	if tap == nil && s.det == nil {

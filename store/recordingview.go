@@ -1,6 +1,7 @@
 package store
 
 import (
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -43,6 +44,14 @@ type RecordingRecord struct {
 	Error    string        `json:"error,omitempty"`
 	Pauses   []PauseRecord `json:"pauses,omitempty"`
 	From     string        `json:"from,omitempty"` // answer (menu included) or agent
+	Listens  []Listen      `json:"listens,omitempty"`
+}
+
+// Listen is one time someone listened to a recording (the audit log).
+type Listen struct {
+	By   string    `json:"by"`
+	Role string    `json:"role"`
+	At   time.Time `json:"at"`
 }
 
 // PauseRecord is one pause of a recording by an agent.
@@ -58,6 +67,7 @@ type RecordingFilter struct {
 	Caller   string    // exact number
 	Agent    string    // one of the agents
 	Queue    string
+	Call     string
 	Limit    int // default DefaultListLimit, at most MaxListLimit
 	Offset   int
 }
@@ -96,9 +106,10 @@ func (v *RecordingView) Apply(ev *event.Event) {
 			File: ev.File, Start: ev.Time, State: RecRecording, From: ev.Reason, Agents: []string{}})
 		return
 	case event.MenuMessage:
-		id := strings.TrimSuffix(ev.File, ".wav")
+		file := filepath.Base(ev.File)
+		id := strings.TrimSuffix(strings.TrimSuffix(file, ".enc"), ".wav")
 		caller := v.callers[ev.Call]
-		v.add(&RecordingRecord{ID: id, Call: ev.Call, Kind: KindMessage, Caller: caller, File: ev.File,
+		v.add(&RecordingRecord{ID: id, Call: ev.Call, Kind: KindMessage, Caller: caller, File: file,
 			Start: ev.Time.Add(-ev.Duration), Duration: ev.Duration, State: RecComplete, Agents: []string{}})
 		return
 	}
@@ -133,6 +144,8 @@ func (v *RecordingView) Apply(ev *event.Event) {
 		r.State, r.Error = RecFailed, ev.Cause
 	case event.RecordingDeleted:
 		r.State = RecDeleted
+	case event.RecordingListened:
+		r.Listens = append(r.Listens, Listen{By: ev.Agent, Role: ev.Role, At: ev.Time})
 	}
 }
 
@@ -178,7 +191,7 @@ func (v *RecordingView) List(f RecordingFilter) ([]RecordingRecord, int) {
 			continue
 		case !f.From.IsZero() && r.Start.Before(f.From), !f.To.IsZero() && !r.Start.Before(f.To):
 			continue
-		case f.Caller != "" && r.Caller != f.Caller, f.Queue != "" && r.Queue != f.Queue:
+		case f.Caller != "" && r.Caller != f.Caller, f.Queue != "" && r.Queue != f.Queue, f.Call != "" && r.Call != f.Call:
 			continue
 		case f.Agent != "" && !slices.Contains(r.Agents, f.Agent):
 			continue
@@ -196,5 +209,6 @@ func (r *RecordingRecord) clone() RecordingRecord {
 	c := *r
 	c.Agents = slices.Clone(r.Agents)
 	c.Pauses = slices.Clone(r.Pauses)
+	c.Listens = slices.Clone(r.Listens)
 	return c
 }

@@ -174,6 +174,10 @@ func (s *Sessions) requireAuth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/audio") {
+			// An <audio> element cannot send headers: its src carries the token.
+			tok, ok = r.URL.Query().Get("token"), true
+		}
 		if !ok || tok == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "log in first: POST /api/v1/login, then send Authorization: Bearer <token>")

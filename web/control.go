@@ -39,6 +39,9 @@ var callOps = map[string]call.OpKind{
 	"transfer": call.OpTransferQueue,
 	"answer":   call.OpAnswer,
 	"reject":   call.OpReject,
+
+	"pause_recording":  call.OpPauseRecording,
+	"resume_recording": call.OpResumeRecording,
 }
 
 // controlCall serves POST /api/v1/agents/{id}/call: answer or reject the call
@@ -69,7 +72,7 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := callOps[req.Op]
 	if !ok {
-		writeError(w, http.StatusBadRequest, "bad_op", "op must be answer, reject, hangup, hold, resume or transfer")
+		writeError(w, http.StatusBadRequest, "bad_op", "op must be answer, reject, hangup, hold, resume, transfer, pause_recording or resume_recording")
 		return
 	}
 	targets := 0
@@ -115,6 +118,8 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "not_on_call", err.Error())
 	case errors.Is(err, call.ErrNotRinging):
 		writeError(w, http.StatusConflict, "not_ringing", err.Error())
+	case errors.Is(err, call.ErrNotRecording):
+		writeError(w, http.StatusConflict, "not_recording", err.Error())
 	case errors.Is(err, call.ErrUnknownQueue):
 		writeError(w, http.StatusBadRequest, "bad_queue", err.Error())
 	case errors.Is(err, call.ErrBadTarget):

@@ -39,6 +39,8 @@ type Options struct {
 	Softphones Softphones
 	// ICEServers are the STUN/TURN servers handed to the agents' browsers.
 	ICEServers []ICEServer
+	// Recordings, with Sessions, serves /api/v1/recordings.
+	Recordings Recordings
 	Logger     *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
@@ -82,6 +84,11 @@ func Handler(o Options) http.Handler {
 	}
 	if a.hub != nil {
 		mux.HandleFunc("GET /api/v1/agents/{id}/ws", a.agentWS)
+	}
+	if o.Recordings != nil && o.Sessions != nil {
+		mux.HandleFunc("GET /api/v1/recordings", o.Sessions.requireAuth(a.listRecordings))
+		mux.HandleFunc("GET /api/v1/recordings/{id}", o.Sessions.requireAuth(a.getRecording))
+		mux.HandleFunc("GET /api/v1/recordings/{id}/audio", o.Sessions.requireAuth(a.recordingAudio))
 	}
 	if o.Softphones != nil && o.Sessions != nil {
 		mux.HandleFunc("POST /api/v1/agents/{id}/media", o.Sessions.requireAuth(a.connectMedia))

@@ -234,6 +234,11 @@ func TestAgentPageInChromium(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	cdp(t, page, "pause the recording", chromedp.Click("#recBtn"))
+	poll(t, page, "recording paused", `hotline.recPaused === true && !document.getElementById("recTag").hidden`, 5*time.Second)
+	cdp(t, page, "resume the recording", chromedp.Click("#recBtn"))
+	poll(t, page, "recording resumed", `hotline.recPaused === false`, 5*time.Second)
+
 	cdp(t, page, "Alt+H", chromedp.KeyEvent("h", chromedp.KeyModifiers(chromedp.ModifierAlt)))
 	select {
 	case <-call.Done():

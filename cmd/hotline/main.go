@@ -119,12 +119,16 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
 		CallbackVia: callbackVia(cfg.SIP.Trunks),
 		WebRTC:      webrtcConfig(cfg.WebRTC, log), RestoreTimeout: cfg.WebRTC.RestoreTimeout,
+		RecordingsDir: recordingsDir(cfg.Data),
 	})
 	if err != nil {
 		return err
 	}
 	defer mgr.Close()
 	mgr.EndOrphans()
+	if n := mgr.RepairRecordings(); n > 0 {
+		log.Warn("recordings cut by the last stop were repaired", "recordings", n)
+	}
 	// The ACD runs until the calls have drained, not only until the first signal.
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
@@ -159,6 +163,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 			Sessions: web.NewSessions(accounts, nil, 0), CallControl: mgr,
 			Events:     st, // the agents' WebSocket
 			Softphones: softphones(mgr, cfg.WebRTC), ICEServers: cfg.WebRTC.ICEServers,
+			Recordings: mgr,
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")
@@ -349,4 +354,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// recordingsDir is where calls are recorded: recordings/ in the data folder; none
+// without a data folder (memory only: nothing is recorded).
+func recordingsDir(data string) string {
+	if data == "" {
+		return ""
+	}
+	return filepath.Join(data, "recordings")
 }

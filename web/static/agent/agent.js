@@ -15,6 +15,7 @@ const T = {
     micMissing: "没有找到麦克风：请插入耳麦后点“重试”。", micDenied: "浏览器不允许使用麦克风：请在地址栏的权限设置中允许麦克风，然后点“重试”。",
     micOther: "麦克风无法打开：", mediaFailed: "媒体连接失败：请检查网络或防火墙是否放行引擎的 UDP 端口，然后点“重试”。",
     signalDown: "与服务器的连接已断开，正在重连…", badLogin: "工号或密码错误。", tooMany: "登录失败次数过多，请稍后再试。",
+    recPause: "暂停录音", recResume: "恢复录音", recPaused: "录音已暂停",
     rtt: "往返时延", seconds: "秒", restoring: "媒体连接中断，正在恢复…", restored: "媒体连接已恢复",
   },
   en: {
@@ -28,6 +29,7 @@ const T = {
     micMissing: "No microphone found: plug in your headset, then press Retry.", micDenied: "The browser does not allow the microphone: allow it in the address bar's site permissions, then press Retry.",
     micOther: "The microphone cannot be opened: ", mediaFailed: "The media connection failed: check the network, or that the firewall lets the engine's UDP port through, then press Retry.",
     signalDown: "Connection to the server lost, reconnecting…", badLogin: "Unknown agent or wrong password.", tooMany: "Too many failed logins: wait and try again.",
+    recPause: "Pause recording", recResume: "Resume recording", recPaused: "Recording paused",
     rtt: "round trip", seconds: "s", restoring: "Media connection lost, restoring…", restored: "Media connection restored",
   },
 };
@@ -40,7 +42,7 @@ const t = (k) => (T[lang] && T[lang][k]) || k;
 // Everything the page knows; window.hotline exposes it to tests and to curious agents.
 const S = {
   agent: "", token: "", pc: null, mic: null, ws: null, lastSeq: 0, state: "logged-out", reason: "", since: null,
-  offer: null, call: null, callStart: 0, held: false, muted: false, media: "none", signal: "down",
+  offer: null, call: null, callStart: 0, held: false, muted: false, recPaused: false, media: "none", signal: "down",
   checks: { mic: null, media: null, signal: null }, rtt: null, heardHz: 0, level: 0, errors: [], events: [],
   wsReconnects: 0, iceRestarts: 0, answerClick: 0, firstAudioMs: null,
 };
@@ -464,6 +466,9 @@ function renderCall() {
   $("holdBtn").textContent = S.held ? t("resume") : t("hold");
   $("holdBtn").setAttribute("aria-pressed", String(S.held));
   $("muteBtn").textContent = S.muted ? t("unmute") : t("mute");
+  $("recTag").hidden = !S.recPaused;
+  $("recBtn").textContent = S.recPaused ? t("recResume") : t("recPause");
+  $("recBtn").setAttribute("aria-pressed", String(S.recPaused));
   $("muteBtn").setAttribute("aria-pressed", String(S.muted));
 }
 
@@ -471,6 +476,7 @@ function endCall(how) {
   logEvent(t("hangup") + " " + how);
   S.call = null;
   S.held = false;
+  S.recPaused = false;
   setMute(false);
   renderCall();
 }
@@ -487,6 +493,13 @@ async function op(body) {
 $("hangupBtn").addEventListener("click", () => S.call && op({ op: "hangup" }));
 $("holdBtn").addEventListener("click", () => S.call && op({ op: S.held ? "resume" : "hold" }));
 $("muteBtn").addEventListener("click", () => S.call && setMute(!S.muted));
+$("recBtn").addEventListener("click", async () => {
+  if (!S.call) return;
+  if (await op({ op: S.recPaused ? "resume_recording" : "pause_recording" })) {
+    S.recPaused = !S.recPaused;
+    renderCall();
+  }
+});
 function setMute(on) {
   S.muted = on;
   if (S.mic) S.mic.getAudioTracks().forEach((tr) => { tr.enabled = !on; });
@@ -524,7 +537,7 @@ $("transferForm").addEventListener("submit", async (e) => {
 document.addEventListener("keydown", (e) => {
   if (!e.altKey) return;
   const k = e.key.toLowerCase();
-  const actions = { a: answer, r: reject, h: () => S.call && op({ op: "hangup" }), o: () => $("holdBtn").click(), m: () => $("muteBtn").click(), t: () => $("trTarget").focus() };
+  const actions = { a: answer, r: reject, h: () => S.call && op({ op: "hangup" }), o: () => $("holdBtn").click(), m: () => $("muteBtn").click(), p: () => $("recBtn").click(), t: () => $("trTarget").focus() };
   if (actions[k]) { e.preventDefault(); actions[k](); }
 });
 
