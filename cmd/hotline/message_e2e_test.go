@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/recording"
 	"github.com/hotline12345/hotline/store"
 )
 
@@ -51,9 +54,10 @@ ivr:
 		t.Fatalf("message file: %v", err)
 	}
 	defer f.Close()
-	got, rate, err := media.ReadWAV(f)
-	if err != nil || rate != 8000 {
-		t.Fatalf("message is not an 8 kHz WAV: rate %d, %v", rate, err)
+	// Messages go through the call recorder: stereo, the caller on the left.
+	got, _, err := recording.ReadStereo(f)
+	if err != nil {
+		t.Fatalf("message is not an 8 kHz stereo WAV: %v", err)
 	}
 	if d := time.Duration(len(got)) * time.Second / 8000; d != m.Duration {
 		t.Errorf("file holds %v of audio, record says %v", d, m.Duration)
@@ -64,6 +68,18 @@ ivr:
 	}
 	if rms := math.Sqrt(energy / float64(max(1, len(got)))); rms < 1000 {
 		t.Errorf("the message is silence (rms %.0f): the caller's audio was not recorded", rms)
+	}
+	// It is listed with the recordings, and a supervisor hears it.
+	admin := e.login("admin")
+	code, _, body := e.getAuth("/api/v1/recordings?call="+c.ID, admin)
+	var list struct {
+		Recordings []store.RecordingRecord `json:"recordings"`
+	}
+	if code != 200 || json.Unmarshal(body, &list) != nil || len(list.Recordings) != 1 || list.Recordings[0].Kind != store.KindMessage {
+		t.Fatalf("recordings of the call: %d %s", code, body)
+	}
+	if code, _, wav := e.getAuth("/api/v1/recordings/"+list.Recordings[0].ID+"/audio", admin); code != 200 || !bytes.HasPrefix(wav, []byte("RIFF")) {
+		t.Fatalf("the message's audio: %d %.40q", code, wav)
 	}
 	ended := e.waitCall("ended by the engine", 20*time.Second, func(x store.CallRecord) bool { return x.ID == c.ID && x.State == store.StateEnded })
 	if ended.Side != "engine" {

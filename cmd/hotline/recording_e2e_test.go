@@ -247,3 +247,66 @@ func TestRecordingRepairedAfterKill(t *testing.T) {
 		t.Error("no log line says the recording was repaired")
 	}
 }
+
+// TestRecordingFollowsTransfer: a call transferred from one agent to another is
+// one recording: both agents in its record, the first agent's tone on the right
+// channel before the transfer and the second's after, the caller's all along.
+func TestRecordingFollowsTransfer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{})
+	webrtcAgent(ctx, t, e, "1015", agentsim.Options{})
+	webrtcAgent(ctx, t, e, "1016", agentsim.Options{ToneHz: 600})
+	setAgentState(t, e, "1016", "not-ready")
+	toneClip, _ := tone(1000)
+	call, peer := pressOne(ctx, t, e, toneClip.Loop())
+	_, frames440 := tone(440)
+	waitFrames(t, "the first agent's tone", peer, frames440, netip.AddrPort{}, 10, 15*time.Second)
+	rec := e.waitCall("connected to 1015", 5*time.Second, func(c store.CallRecord) bool { return c.Agent == "1015" && c.State == "connected" })
+	time.Sleep(2 * time.Second)
+	setAgentState(t, e, "1016", "ready")
+	e.callOp(e.login("1015"), "1015", `{"op": "transfer", "agent": "1016"}`, 200)
+	_, frames600 := tone(600)
+	waitFrames(t, "the second agent's tone", peer, frames600, netip.AddrPort{}, 25, 15*time.Second)
+	time.Sleep(2 * time.Second)
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.login("admin")
+	r := e.recordingOf(rec.ID, admin, store.RecComplete, 10*time.Second)
+	if strings.Join(r.Agents, ",") != "1015,1016" {
+		t.Fatalf("agents of the recording %v, want 1015,1016", r.Agents)
+	}
+	code, _, wav := e.getAuth("/api/v1/recordings/"+r.ID+"/audio", admin)
+	if code != 200 {
+		t.Fatalf("audio: %d", code)
+	}
+	left, right, err := recording.ReadStereo(bytes.NewReader(wav))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(right)
+	first, last := right[8000:12000], right[n-12000:n-8000]
+	if s := share(first, 440); s < 0.6 {
+		t.Errorf("the first agent on the right before the transfer: share %.2f", s)
+	}
+	if s := share(last, 600); s < 0.6 {
+		t.Errorf("the second agent on the right after the transfer: share %.2f", s)
+	}
+	if s := share(left[n-12000:n-8000], 1000); s < 0.6 {
+		t.Errorf("the caller on the left after the transfer: share %.2f", s)
+	}
+	var files int
+	code, _, body := e.getAuth("/api/v1/recordings?call="+rec.ID, admin)
+	var list struct {
+		Total int `json:"total"`
+	}
+	if code != 200 || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	files = list.Total
+	if files != 1 {
+		t.Errorf("%d recordings of the call, want one", files)
+	}
+}
