@@ -411,6 +411,10 @@ func (s *Session) Update(remote netip.AddrPort, codec Codec, dtmf uint8, sends, 
 	s.sends, s.receives = sends, receives
 }
 
+// bridgedTickEvery is how many ptimes apart the pacer serves a bridged session
+// that plays nothing.
+const bridgedTickEvery = 10
+
 // Close ends the session: it stops the goroutines, gives the socket back to the
 // pool (or closes it), ends its bridge if it is in one (the other leg goes back to
 // pacing and keeps running) and closes Done. It is idempotent and returns nil.
@@ -516,9 +520,13 @@ func (s *Session) tick(p *pacer) bool {
 	if !fromSource {
 		if s.bridge != nil {
 			// A bridge feeds the outgoing stream: no silence of the pacer's own
-			// goes out between forwarded packets, only a Play.
+			// goes out between forwarded packets, only a Play. Until one starts the
+			// pacer only watches the RTP timeout, so it comes back less often: a
+			// bridged call costs the pacer a tenth of a paced one (a Play or the
+			// end of the bridge is taken up at the next of these ticks).
 			s.sentLast, s.talking = false, false
 			s.resync = true
+			s.pace.next += (bridgedTickEvery - 1) * s.ptime
 			s.mu.Unlock()
 			return true
 		}
