@@ -203,7 +203,7 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			}
 			stopHold()
 			*answered = true
-			err := m.talk(ctx, c, sess, leg, r)
+			err := m.talk(ctx, c, sess, neg, leg, r)
 			var tr *transferred
 			if !errors.As(err, &tr) {
 				return err
@@ -560,56 +560,6 @@ func (m *Manager) dialLeg(ctx context.Context, dialer Dialer, target sip.Target,
 	})
 	as.Start()
 	return &agentLeg{oc: oc, sess: as}, nil
-}
-
-// talk bridges the caller and the agent until either side ends the call, or the
-// agent transfers it (a *transferred error: the agent's leg is closed, the caller's
-// goes on). The agent acts on the call through Control meanwhile (r is the route:
-// its queue's music is the hold audio).
-func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, leg *agentLeg, r ivr.Route) error {
-	br, err := media.Bridge(sess, leg.media())
-	if err != nil {
-		leg.close(context.Background(), 16, "bridge failed")
-		return fmt.Errorf("bridge: %w", err)
-	}
-	defer br.Close()
-	cr := m.recordingOf(c.ID)
-	defer cr.agentLeg(leg.media(), r.Queue)()
-	defer cr.hold(false)
-	ctl, unregister := m.register(leg.agent)
-	defer unregister()
-	var held *onHold
-	defer func() { held.stop() }()
-	m.emit(c, event.Event{Type: event.CallConnected, Agent: leg.agent})
-	c.Log.Info("caller connected to agent", "agent_id", leg.agent)
-	ref := callRef{c: c, sess: sess, leg: leg, route: r}
-	for {
-		select {
-		case <-ctx.Done():
-			leg.close(context.Background(), 16, "caller hung up")
-			return context.Cause(ctx)
-		case <-leg.hungUp():
-			leg.sess.Close()
-			_ = leg.oc.Hangup(context.Background(), 16, "")
-			return errAgentHungUp
-		case <-leg.lost():
-			if leg.phone != nil {
-				// The agent's browser is gone: the caller, who had their turn, goes
-				// back to the head of the queue (the ACD's joined event says why).
-				c.Log.Warn("agent media lost during the call: the caller goes back to the head of the queue",
-					"agent_id", leg.agent, "queue", r.Queue)
-				return &transferred{queue: r.Queue, head: true, reason: "agent media lost"}
-			}
-			leg.close(context.Background(), 41, "agent RTP timeout")
-			return fmt.Errorf("agent leg: %w", leg.lostErr())
-		case req := <-ctl.ops:
-			end, reply := m.apply(ctx, ref, req.op, &held)
-			req.reply <- reply
-			if end != nil {
-				return end
-			}
-		}
-	}
 }
 
 // SeatReachable tells the ACD that a SIP seat registered (it logs in, ready) or lost

@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"github.com/hotline12345/hotline/acd"
-	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/ivr"
 	"github.com/hotline12345/hotline/media"
-	"github.com/hotline12345/hotline/sip"
 )
 
 // OpKind says what an Op does to the agent's call.
@@ -67,10 +65,25 @@ const (
 	OpPauseRecording
 	// OpResumeRecording resumes it (ErrNotRecording when it is not paused).
 	OpResumeRecording
+	// OpConsult starts a consult transfer: the caller is put on hold (the queue's
+	// music) and the agent is connected to Op.Agent (who must be ready), to
+	// whichever agent of Op.Queue answers first, or to the outside number
+	// Op.Number. Control returns once the consult has started; how it goes comes
+	// as call.consult events (connected, failed). While it runs the agent may
+	// complete it, cancel it or hang up; hold and the other transfers are refused
+	// with ErrConsulting.
+	OpConsult
+	// OpConsultComplete hands the caller to the consulted party and ends the
+	// agent's part (wrap-up), like a transfer. ErrNotConsulting when no consult
+	// has been answered.
+	OpConsultComplete
+	// OpConsultCancel ends the consult (the consulted party's leg ends) and
+	// takes the caller off hold: the agent and the caller talk again.
+	OpConsultCancel
 )
 
 var opNames = []string{"", "hangup", "hold", "resume", "transfer", "transfer", "transfer", "answer", "reject",
-	"pause_recording", "resume_recording"}
+	"pause_recording", "resume_recording", "consult", "consult_complete", "consult_cancel"}
 
 // String returns the operation's name as the agent API spells it.
 func (k OpKind) String() string {
@@ -92,6 +105,9 @@ type Op struct {
 	Number string
 	// Call is the call OpAnswer and OpReject mean (empty: whichever rings).
 	Call string
+	// Target is where OpConsult goes: "queue", "agent" or "number" (which of the
+	// fields above names it).
+	Target string
 }
 
 // Errors of Control.
@@ -120,6 +136,11 @@ var (
 	// ErrNotRecording: pause or resume, but the call is not being recorded (or is
 	// paused already, or not paused).
 	ErrNotRecording = errors.New("call: the call's recording cannot be paused or resumed now")
+	// ErrConsulting: the operation is not possible while a consult runs.
+	ErrConsulting = errors.New("call: a consult is in progress")
+	// ErrNotConsulting: complete or cancel, but no consult runs (or, to complete,
+	// the consulted party has not answered yet).
+	ErrNotConsulting = errors.New("call: no consult to complete or cancel")
 )
 
 // control is the channel through which Control reaches the goroutine of a call being
@@ -146,7 +167,27 @@ func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
 		return fmt.Errorf("%w: %q", ErrUnknownAgent, agent)
 	}
 	switch op.Kind {
-	case OpHangup, OpHold, OpResume, OpPauseRecording, OpResumeRecording:
+	case OpHangup, OpHold, OpResume, OpPauseRecording, OpResumeRecording, OpConsultComplete, OpConsultCancel:
+	case OpConsult:
+		switch {
+		case op.Target == "queue":
+			if _, ok := m.queues[op.Queue]; !ok {
+				return fmt.Errorf("%w %q", ErrUnknownQueue, op.Queue)
+			}
+		case op.Target == "agent":
+			if _, ok := m.endpoints[op.Agent]; !ok || op.Agent == agent {
+				return fmt.Errorf("%w: %q", ErrBadTarget, op.Agent)
+			}
+		case op.Target == "number":
+			if !ValidNumber(op.Number) {
+				return fmt.Errorf("%w: %q", ErrBadNumber, op.Number)
+			}
+			if m.callbackVia == "" {
+				return ErrNoTrunk
+			}
+		default:
+			return fmt.Errorf("%w: consult needs a queue, an agent or a number", ErrBadOp)
+		}
 	case OpTransferQueue:
 		if _, ok := m.queues[op.Queue]; !ok {
 			return fmt.Errorf("%w %q", ErrUnknownQueue, op.Queue)
@@ -290,62 +331,6 @@ func (t *transferred) Error() string {
 	return "call: transferred to queue " + t.queue
 }
 
-// apply does one operation on a bridged call, on the call's goroutine. It returns
-// a non-nil end when the operation ends the bridge (hang-up, transfer) and the
-// error to answer Control with.
-func (m *Manager) apply(ctx context.Context, c callRef, op Op, held **onHold) (end error, reply error) {
-	switch op.Kind {
-	case OpHold:
-		if *held != nil {
-			return nil, nil
-		}
-		*held = m.holdCall(ctx, c.sess, c.leg, c.route)
-		m.recordingOf(c.c.ID).hold(true)
-		m.emit(c.c, event.Event{Type: event.CallHeld, Agent: c.leg.agent, Reason: "agent"})
-		c.c.Log.Info("agent put the caller on hold", "agent_id", c.leg.agent)
-		return nil, nil
-	case OpResume:
-		if *held == nil {
-			return nil, nil
-		}
-		(*held).stop()
-		*held = nil
-		m.recordingOf(c.c.ID).hold(false)
-		m.emit(c.c, event.Event{Type: event.CallResumed, Agent: c.leg.agent})
-		c.c.Log.Info("agent resumed the call", "agent_id", c.leg.agent)
-		return nil, nil
-	case OpPauseRecording, OpResumeRecording:
-		if !m.recordingOf(c.c.ID).pause(c.leg.agent, op.Kind == OpPauseRecording) {
-			return nil, ErrNotRecording
-		}
-		c.c.Log.Info("agent changed the recording", "agent_id", c.leg.agent, "op", op.Kind.String())
-		return nil, nil
-	case OpHangup:
-		c.c.Log.Info("agent hung up through the API", "agent_id", c.leg.agent)
-		c.leg.close(context.Background(), 16, "agent hung up")
-		return errAgentHungUp, nil
-	case OpTransferQueue:
-		c.c.Log.Info("agent transferred the call", "agent_id", c.leg.agent, "queue", op.Queue)
-		c.leg.close(context.Background(), 16, "transferred")
-		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Queue: op.Queue, Reason: "queue"})
-		return &transferred{queue: op.Queue}, nil
-	case OpTransferAgent:
-		if err := m.targetReady(ctx, op.Agent); err != nil {
-			return nil, err
-		}
-		c.c.Log.Info("agent transferred the call to an agent", "agent_id", c.leg.agent, "to_agent", op.Agent)
-		c.leg.close(context.Background(), 16, "transferred")
-		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Queue: c.route.Queue, Reason: "agent", Dialled: op.Agent})
-		return &transferred{queue: c.route.Queue, agent: op.Agent}, nil
-	case OpTransferNumber:
-		c.c.Log.Info("agent transferred the call to a number", "agent_id", c.leg.agent, "to_number", Masked(op.Number))
-		c.leg.close(context.Background(), 16, "transferred")
-		m.emit(c.c, event.Event{Type: event.CallTransferred, Agent: c.leg.agent, Reason: "number", Dialled: op.Number})
-		return &transferred{queue: c.route.Queue, number: op.Number}, nil
-	}
-	return nil, fmt.Errorf("%w: %v", ErrBadOp, op.Kind)
-}
-
 // targetReady checks with the ACD that agent is ready for a transfer.
 func (m *Manager) targetReady(ctx context.Context, agent string) error {
 	if m.matcher == nil {
@@ -359,12 +344,4 @@ func (m *Manager) targetReady(ctx context.Context, agent string) error {
 		return fmt.Errorf("%w: %s is %v", ErrTargetNotReady, agent, s)
 	}
 	return nil
-}
-
-// callRef is what apply needs of the call being talked.
-type callRef struct {
-	c     *sip.Call
-	sess  *media.Session
-	leg   *agentLeg
-	route ivr.Route
 }

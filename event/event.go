@@ -16,6 +16,10 @@ const (
 	CallConnected   Type = "call.connected"   // Agent
 	CallTransferred Type = "call.transferred" // Agent, Queue (to)
 	CallEnded       Type = "call.ended"       // Side, Cause, Code
+	// CallConsult: the agent consults someone while the caller holds (Agent: the
+	// consulting agent; Dialled: the target agent or number, Queue for a queue;
+	// Reason: started, connected, completed, cancelled, failed; Cause: why).
+	CallConsult Type = "call.consult"
 
 	// The voice menu.
 	MenuEntered Type = "menu.entered" // Node, Language

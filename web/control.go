@@ -42,6 +42,9 @@ var callOps = map[string]call.OpKind{
 
 	"pause_recording":  call.OpPauseRecording,
 	"resume_recording": call.OpResumeRecording,
+	"consult":          call.OpConsult,
+	"consult_complete": call.OpConsultComplete,
+	"consult_cancel":   call.OpConsultCancel,
 }
 
 // controlCall serves POST /api/v1/agents/{id}/call: answer or reject the call
@@ -72,7 +75,7 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := callOps[req.Op]
 	if !ok {
-		writeError(w, http.StatusBadRequest, "bad_op", "op must be answer, reject, hangup, hold, resume, transfer, pause_recording or resume_recording")
+		writeError(w, http.StatusBadRequest, "bad_op", "op must be answer, reject, hangup, hold, resume, transfer, consult, consult_complete, consult_cancel, pause_recording or resume_recording")
 		return
 	}
 	targets := 0
@@ -81,25 +84,35 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 			targets++
 		}
 	}
-	if (kind == call.OpTransferQueue) != (targets == 1) || targets > 1 {
-		writeError(w, http.StatusBadRequest, "bad_transfer", `a transfer needs exactly one of "queue", "agent" or "number", and only a transfer takes one`)
+	takesTarget := kind == call.OpTransferQueue || kind == call.OpConsult
+	if takesTarget != (targets == 1) || targets > 1 {
+		writeError(w, http.StatusBadRequest, "bad_transfer", `a transfer or consult needs exactly one of "queue", "agent" or "number", and only they take one`)
 		return
 	}
 	if req.Call != "" && kind != call.OpAnswer && kind != call.OpReject {
 		writeError(w, http.StatusBadRequest, "bad_request", `only answer and reject name a "call"`)
 		return
 	}
+	target := ""
 	switch {
+	case req.Queue != "":
+		target = "queue"
 	case req.Agent != "":
-		kind = call.OpTransferAgent
+		target = "agent"
+		if kind == call.OpTransferQueue {
+			kind = call.OpTransferAgent
+		}
 	case req.Number != "":
-		kind = call.OpTransferNumber
+		target = "number"
+		if kind == call.OpTransferQueue {
+			kind = call.OpTransferNumber
+		}
 		if !call.ValidNumber(req.Number) {
 			writeError(w, http.StatusBadRequest, "bad_number", "number must be 3 to 20 digits, optionally after a '+'")
 			return
 		}
 	}
-	err := a.o.CallControl.Control(r.Context(), id, call.Op{Kind: kind, Queue: req.Queue, Agent: req.Agent, Number: req.Number, Call: req.Call})
+	err := a.o.CallControl.Control(r.Context(), id, call.Op{Kind: kind, Queue: req.Queue, Agent: req.Agent, Number: req.Number, Call: req.Call, Target: target})
 	switch {
 	case err == nil:
 		out := map[string]string{"agent": id, "op": req.Op}
@@ -120,6 +133,10 @@ func (a *api) controlCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "not_ringing", err.Error())
 	case errors.Is(err, call.ErrNotRecording):
 		writeError(w, http.StatusConflict, "not_recording", err.Error())
+	case errors.Is(err, call.ErrConsulting):
+		writeError(w, http.StatusConflict, "consulting", err.Error())
+	case errors.Is(err, call.ErrNotConsulting):
+		writeError(w, http.StatusConflict, "not_consulting", err.Error())
 	case errors.Is(err, call.ErrUnknownQueue):
 		writeError(w, http.StatusBadRequest, "bad_queue", err.Error())
 	case errors.Is(err, call.ErrBadTarget):

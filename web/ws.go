@@ -39,7 +39,8 @@ const (
 	MsgCallHeld        = "call_held"        // Call, Reason
 	MsgCallResumed     = "call_resumed"     // Call
 	MsgCallEnded       = "call_ended"       // Call, Side, Cause
-	MsgCallTransferred = "call_transferred" // Call, Queue, Reason (queue, agent, number): the agent's part is over
+	MsgCallTransferred = "call_transferred" // Call, Queue, Reason (queue, agent, number, consult): the agent's part is over
+	MsgConsult         = "consult"          // Call, Reason (started, connected, completed, cancelled, failed), Target, Queue, Cause
 	MsgError           = "error"            // Code, Message: a reply to a bad client frame
 )
 
@@ -61,6 +62,7 @@ type Message struct {
 	Cause   string    `json:"cause,omitempty"`
 	Code    string    `json:"code,omitempty"`
 	Message string    `json:"message,omitempty"`
+	Target  string    `json:"target,omitempty"` // a consult's agent or number
 }
 
 // wsConfig tunes the agent WebSocket; tests shrink it.
@@ -221,6 +223,9 @@ func (h *wsHub) publish(ev *event.Event) {
 	case event.CallResumed:
 		m.Type = MsgCallResumed
 		h.toCall(ev.Call, m)
+	case event.CallConsult:
+		m.Type, m.Reason, m.Target, m.Cause = MsgConsult, ev.Reason, ev.Dialled, ev.Cause
+		h.send(ev.Agent, m)
 	case event.CallTransferred:
 		m.Type, m.Reason = MsgCallTransferred, ev.Reason
 		h.send(ev.Agent, m)

@@ -155,7 +155,8 @@ func artifact(t *testing.T, name string, b []byte) {
 // Alt+H (the hang-up shortcut) ends the call: the caller gets BYE. A second call
 // is blind-transferred from the page to agent 1006 (a simulated agent playing
 // 600 Hz), whom the caller then hears. A third is ended by the caller: the page
-// leaves the call.
+// leaves the call. The second call also has a consult from the page (the agent
+// hears 1006, the caller holds) that the agent cancels.
 func TestAgentPageInChromium(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
@@ -262,6 +263,18 @@ func TestAgentPageInChromium(t *testing.T) {
 	cdp(t, page, "Alt+A", chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierAlt)))
 	poll(t, page, "on the second call", `hotline.call !== null`, 10*time.Second)
 	setAgentState(t, e, "1006", "ready")
+	// A consult first: the caller holds while 1005 talks to 1006, then 1005 cancels.
+	cdp(t, page, "consult kind", chromedp.SetValue("#trKind", "agent"))
+	cdp(t, page, "consult target", chromedp.SendKeys("#trTarget", "1006"))
+	cdp(t, page, "consult", chromedp.Click("#consultBtn"))
+	poll(t, page, "consult connected", `hotline.consult !== null && hotline.consult.state === "connected" && !document.getElementById("completeBtn").disabled`, 10*time.Second)
+	poll(t, page, "the agent hears 1006 in the consult", `Math.abs(hotline.heardHz - 600) < 30`, 10*time.Second)
+	artifact(t, "agent-page-consult.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
+	cdp(t, page, "cancel the consult", chromedp.Click("#cancelBtn"))
+	poll(t, page, "consult over", `hotline.consult === null && document.getElementById("consultBar").hidden`, 10*time.Second)
+	waitHeard(t, "the caller hears 1005 again after the consult", peer2, 440, 10*time.Second)
+	setAgentState(t, e, "1006", "ready") // out of the consult's wrap-up
+	// Then a blind transfer to 1006.
 	cdp(t, page, "transfer kind", chromedp.SetValue("#trKind", "agent"))
 	cdp(t, page, "transfer target", chromedp.SendKeys("#trTarget", "1006"))
 	cdp(t, page, "transfer", chromedp.Click("#transferBtn"))

@@ -285,7 +285,7 @@ func (a *Agent) serve(ctx context.Context, call, caller string, msgs <-chan mess
 		defer t.Stop()
 		hangup = t.C
 	}
-	ended := false
+	ended, connected := false, false
 	for !ended {
 		select {
 		case <-ctx.Done():
@@ -298,6 +298,14 @@ func (a *Agent) serve(ctx context.Context, call, caller string, msgs <-chan mess
 		case m, ok := <-msgs:
 			if !ok {
 				return errors.New("websocket closed")
+			}
+			if m.Type == "call_connected" && m.Call != call && connected {
+				// A consult this agent answered was completed: the consult call
+				// became the caller's call.
+				call = m.Call
+			}
+			if m.Type == "call_connected" && m.Call == call {
+				connected = true
 			}
 			if m.Call == call && (m.Type == "call_ended" || m.Type == "call_transferred" || m.Type == "offer_withdrawn") {
 				ended = true

@@ -15,6 +15,8 @@ const T = {
     micMissing: "没有找到麦克风：请插入耳麦后点“重试”。", micDenied: "浏览器不允许使用麦克风：请在地址栏的权限设置中允许麦克风，然后点“重试”。",
     micOther: "麦克风无法打开：", mediaFailed: "媒体连接失败：请检查网络或防火墙是否放行引擎的 UDP 端口，然后点“重试”。",
     signalDown: "与服务器的连接已断开，正在重连…", badLogin: "工号或密码错误。", tooMany: "登录失败次数过多，请稍后再试。",
+    consult: "咨询", consulting: "咨询中", complete: "完成转接", cancelConsult: "取消咨询",
+    started: "振铃", connected: "已接通",
     recPause: "暂停录音", recResume: "恢复录音", recPaused: "录音已暂停",
     rtt: "往返时延", seconds: "秒", restoring: "媒体连接中断，正在恢复…", restored: "媒体连接已恢复",
   },
@@ -29,6 +31,8 @@ const T = {
     micMissing: "No microphone found: plug in your headset, then press Retry.", micDenied: "The browser does not allow the microphone: allow it in the address bar's site permissions, then press Retry.",
     micOther: "The microphone cannot be opened: ", mediaFailed: "The media connection failed: check the network, or that the firewall lets the engine's UDP port through, then press Retry.",
     signalDown: "Connection to the server lost, reconnecting…", badLogin: "Unknown agent or wrong password.", tooMany: "Too many failed logins: wait and try again.",
+    consult: "Consult", consulting: "Consulting", complete: "Complete transfer", cancelConsult: "Cancel consult",
+    started: "ringing", connected: "connected",
     recPause: "Pause recording", recResume: "Resume recording", recPaused: "Recording paused",
     rtt: "round trip", seconds: "s", restoring: "Media connection lost, restoring…", restored: "Media connection restored",
   },
@@ -42,7 +46,7 @@ const t = (k) => (T[lang] && T[lang][k]) || k;
 // Everything the page knows; window.hotline exposes it to tests and to curious agents.
 const S = {
   agent: "", token: "", pc: null, mic: null, ws: null, lastSeq: 0, state: "logged-out", reason: "", since: null,
-  offer: null, call: null, callStart: 0, held: false, muted: false, recPaused: false, media: "none", signal: "down",
+  offer: null, call: null, callStart: 0, held: false, muted: false, recPaused: false, consult: null, media: "none", signal: "down",
   checks: { mic: null, media: null, signal: null }, rtt: null, heardHz: 0, level: 0, errors: [], events: [],
   wsReconnects: 0, iceRestarts: 0, answerClick: 0, firstAudioMs: null,
 };
@@ -339,7 +343,16 @@ function onMessage(m) {
         S.callStart = Date.now();
         clearOffer();
         renderCall();
+      } else if (S.call && S.call.call !== m.call) {
+        // A consult we answered was completed: it is the caller's call now.
+        S.call.call = m.call;
+        logEvent(t("onCall") + " " + (S.call.caller || ""));
       }
+      break;
+    case "consult":
+      S.consult = ["started", "connected"].includes(m.reason) ? { state: m.reason, target: m.target || m.queue || "" } : null;
+      logEvent(t("consult") + " " + (m.target || m.queue || "") + " " + m.reason + (m.cause ? " (" + m.cause + ")" : ""));
+      renderCall();
       break;
     case "call_held": S.held = true; renderCall(); break;
     case "call_resumed": S.held = false; renderCall(); break;
@@ -467,6 +480,12 @@ function renderCall() {
   $("holdBtn").setAttribute("aria-pressed", String(S.held));
   $("muteBtn").textContent = S.muted ? t("unmute") : t("mute");
   $("recTag").hidden = !S.recPaused;
+  $("consultBar").hidden = !S.consult;
+  if (S.consult) {
+    $("consultTarget").textContent = S.consult.target;
+    $("consultState").textContent = t(S.consult.state);
+    $("completeBtn").disabled = S.consult.state !== "connected";
+  }
   $("recBtn").textContent = S.recPaused ? t("recResume") : t("recPause");
   $("recBtn").setAttribute("aria-pressed", String(S.recPaused));
   $("muteBtn").setAttribute("aria-pressed", String(S.muted));
@@ -477,6 +496,7 @@ function endCall(how) {
   S.call = null;
   S.held = false;
   S.recPaused = false;
+  S.consult = null;
   setMute(false);
   renderCall();
 }
@@ -531,6 +551,16 @@ $("transferForm").addEventListener("submit", async (e) => {
   if (!target) return;
   if (await op({ op: "transfer", [kind]: target })) $("trTarget").value = "";
 });
+
+$("consultBtn").addEventListener("click", async () => {
+  if (!S.call) return;
+  const kind = $("trKind").value;
+  const target = $("trTarget").value.trim();
+  if (!target) return;
+  if (await op({ op: "consult", [kind]: target })) $("trTarget").value = "";
+});
+$("completeBtn").addEventListener("click", () => S.consult && op({ op: "consult_complete" }));
+$("cancelBtn").addEventListener("click", () => S.consult && op({ op: "consult_cancel" }));
 
 // ---- keyboard ------------------------------------------------------------------
 
