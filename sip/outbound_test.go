@@ -47,6 +47,36 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
+// freeUDPRange returns a port p such that p to p+n-1 are free on 127.0.0.1 now
+// (SIPp's media port and the ones after it that it binds too).
+func freeUDPRange(t *testing.T, n int) int {
+	t.Helper()
+	for range 50 {
+		p := freeUDPPort(t)
+		if p+n > 65535 {
+			continue
+		}
+		var held []net.PacketConn
+		ok := true
+		for i := range n {
+			c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free range of UDP ports")
+	return 0
+}
+
 type lockedBuf struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -97,7 +127,7 @@ func startSIPp(t *testing.T, srv *Server, scenario string, port int, replace map
 	r := &sippRun{t: t, dir: dir, out: &lockedBuf{}, done: make(chan struct{})}
 	all := []string{
 		"-sf", scen, "-i", "127.0.0.1", "-ci", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t)),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPRange(t, 4)),
 		"-m", "1", "-l", "1", "-nostdin", "-timeout", "20s", "-timeout_error",
 		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
@@ -123,6 +153,21 @@ func startSIPp(t *testing.T, srv *Server, scenario string, port int, replace map
 		cancel()
 		<-r.done
 	})
+	// On a busy machine SIPp takes a while to bind its port: a request sent
+	// before would wait for a retransmission, longer than a short ring timeout.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			break // SIPp has it
+		}
+		c.Close()
+		select {
+		case <-r.done:
+			t.Fatalf("sipp exited at start: %s", r.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	return r
 }
 
