@@ -52,10 +52,16 @@ const (
 	CmdEndpointGone
 	// CmdResetCounters starts the counters again (a new day); nobody's state changes.
 	CmdResetCounters
+	// CmdMove moves a call waiting in line (Call) to another queue (Queue: it
+	// leaves its queue as "moved", counted with the calls that left by rule, and
+	// joins Queue) and/or gives it another priority (Priority; 0 keeps it). A call
+	// that rings at an agent, is being answered or waits as a callback request
+	// cannot be moved (ErrBadState). Reason says who moved it (queue.moved event).
+	CmdMove
 )
 
 var commandNames = []string{"", "enqueue", "hangup", "callback", "login", "logout", "set-state",
-	"accept", "reject", "connected", "endpoint-gone", "reset-counters"}
+	"accept", "reject", "connected", "endpoint-gone", "reset-counters", "move"}
 
 // String returns the command's name.
 func (k CommandKind) String() string {

@@ -278,8 +278,42 @@ func (r *Router) apply(c Command) error {
 	case CmdResetCounters:
 		r.resetCounters()
 		return nil
+	case CmdMove:
+		return r.move(c)
 	}
 	return fmt.Errorf("%w: kind %v", ErrBadCommand, c.Kind)
+}
+
+// move moves a waiting call to another queue and/or priority (a supervisor's).
+func (r *Router) move(c Command) error {
+	e := r.calls[c.Call]
+	if e == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownCall, c.Call)
+	}
+	if e.state != esLine || e.Callback {
+		return fmt.Errorf("%w: only a call waiting in line can be moved", ErrBadState)
+	}
+	prio := e.Priority
+	if c.Priority != 0 {
+		prio = c.Priority
+	}
+	if c.Queue == "" || c.Queue == e.q.cfg.Name {
+		r.pull(e)
+		e.Priority = prio
+		r.push(e)
+		r.event(event.Event{Type: event.QueueMoved, Call: e.Call, Queue: e.q.cfg.Name, Priority: prio, Reason: c.Reason})
+		return nil
+	}
+	t, ok := r.byQueue[c.Queue]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownQueue, c.Queue)
+	}
+	r.leave(e, "moved", nil)
+	delete(r.calls, e.Call)
+	r.event(event.Event{Type: event.QueueMoved, Call: e.Call, Queue: t.cfg.Name, Priority: prio, Reason: c.Reason})
+	r.sink.Act(Action{Kind: ActMoved, Call: e.Call, Queue: t.cfg.Name})
+	r.join(t, e.Call, e.Caller, prio, false, e.hops, nil, false, "moved")
+	return nil
 }
 
 // --- calls ---------------------------------------------------------------

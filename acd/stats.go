@@ -104,7 +104,7 @@ func (q *QueueStats) count(reason string, wait, estimate time.Duration, callback
 		if wait < ShortAbandon {
 			q.ShortAbandoned++
 		}
-	case "timed_out", "full":
+	case "timed_out", "full", "moved":
 		q.Exited++
 	}
 }

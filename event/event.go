@@ -33,6 +33,7 @@ const (
 	QueueJoined       Type = "queue.joined"       // Queue, Skill, Priority, Caller, Estimate
 	QueueLeft         Type = "queue.left"         // Queue, Reason (answered, abandoned, timed_out, full), Duration, Caller, Agent (answered)
 	QueueOverflowed   Type = "queue.overflowed"   // Queue, Reason (wait, estimate, no-primary): the backup pool may take the call
+	QueueMoved        Type = "queue.moved"        // Queue (where it is now), Priority, Reason (who moved it): a supervisor moved a waiting call
 	QueueWidened      Type = "queue.widened"      // Queue, Level (the minimum skill level the call now accepts)
 	CallbackScheduled Type = "callback.scheduled" // Queue, Caller, Reason (requested, timed_out, full): the entry keeps its place
 	OfferMade         Type = "offer.made"         // Agent, Queue, Pool, Reason (ring-all: one of several; callback: dial the caller)
@@ -54,6 +55,9 @@ const (
 	RecordingFailed    Type = "recording.failed"    // File, Cause
 	RecordingListened  Type = "recording.listened"  // Agent (the account that listened), Role, File: the audit log
 	RecordingDeleted   Type = "recording.deleted"   // File, Reason (retention)
+
+	// Supervision: the audit log of what supervisors do.
+	SupervisorAction Type = "supervisor.action" // Agent (the supervisor), Reason (listen, whisper, barge, leave, state, move), Call, Dialled (the agent acted on), State, Queue
 
 	// Site roles (the failover issue).
 	SiteRole Type = "site.role"

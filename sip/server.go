@@ -462,8 +462,15 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	dlg, err := dua.ReadInvite(req, tx)
 	if err != nil {
+		cancelled := tx.Done()
+		if errors.Is(err, sipmsg.ErrTransactionCanceled) {
+			// The CANCEL is there even if the transaction's Done is not closed yet.
+			closed := make(chan struct{})
+			close(closed)
+			cancelled = closed
+		}
 		select {
-		case <-tx.Done():
+		case <-cancelled:
 			// A CANCEL overtook us (the transaction layer answered it and sent 487):
 			// the caller hung up before the call could start. Let the handler record
 			// it if it wants to.

@@ -1,0 +1,48 @@
+package acd
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/hotline12345/hotline/queue"
+)
+
+// TestMoveWaitingCall: a supervisor raises a waiting call's priority (it is
+// offered first) and moves another to a second queue (it leaves the first as
+// moved, counted with the calls that left by rule, so the first queue still
+// reconciles, and waits in the second); a ringing call cannot be moved.
+func TestMoveWaitingCall(t *testing.T) {
+	h := newHarness(t, []queue.Config{q("general", "call-taking"), q("business", "business-environment")},
+		[]AgentConfig{ag("1001", Primary, "call-taking", 5), ag("1002", Primary, "business-environment", 5)})
+	h.do(Command{Kind: CmdLogin, Agent: "1001"}, Command{Kind: CmdLogin, Agent: "1002"})
+	h.do(enq("a", "general", 5), enq("b", "general", 5), enq("c", "general", 5))
+	h.do(Command{Kind: CmdMove, Call: "c", Priority: 9, Reason: "9001"})
+	if p, _ := h.r.Position("c"); p.Place != 1 {
+		t.Fatalf("c after its priority was raised: place %d, want 1", p.Place)
+	}
+	h.do(Command{Kind: CmdMove, Call: "b", Queue: "business", Reason: "9001"})
+	var moved bool
+	for _, a := range h.take() {
+		moved = moved || (a.Kind == ActMoved && a.Call == "b" && a.Queue == "business")
+	}
+	if !moved {
+		t.Fatal("no ActMoved for b")
+	}
+	if s := h.stats("general"); s.Offered != 3 || s.Exited != 1 || s.Waiting != 2 {
+		t.Fatalf("general %+v: want offered 3 = exited 1 (moved) + waiting 2", s)
+	}
+	if s := h.stats("business"); s.Offered != 1 || s.Waiting != 1 {
+		t.Fatalf("business %+v", s)
+	}
+	h.do(ready("1001"), ready("1002"))
+	h.wantOffers("c>1001", "b>1002")
+	if err := h.try(Command{Kind: CmdMove, Call: "c", Queue: "business"}); !errors.Is(err, ErrBadState) {
+		t.Fatalf("moving a ringing call: %v, want ErrBadState", err)
+	}
+	if err := h.try(Command{Kind: CmdMove, Call: "a", Queue: "nowhere"}); !errors.Is(err, ErrUnknownQueue) {
+		t.Fatalf("moving to an unknown queue: %v", err)
+	}
+	if got := h.eventsOf("queue.moved"); len(got) != 2 {
+		t.Fatalf("queue.moved events %v", got)
+	}
+}
