@@ -53,6 +53,7 @@ type Manager struct {
 
 	callbackVia string // host:port of the trunk callbacks are dialled through
 
+	supervisors  map[string]bool           // supervisors' ids: their browsers connect media too
 	recs         map[string]*callRecording // by call id, guarded by mu
 	recCfg       recording.Config
 	recordAnswer bool // some queue records from the engine's answer
@@ -87,6 +88,9 @@ type Deps struct {
 	// WebRTC, when not nil, opens the agents' browser side (its Metrics are the
 	// manager's); nil leaves WebRTC seats unreachable.
 	WebRTC *media.WebRTCConfig
+	// Supervisors are the supervisors' ids (their browsers connect media to
+	// listen, whisper and barge).
+	Supervisors []string
 	// RecordingsDir is where recordings go (Config.Recording.Dir wins when set).
 	RecordingsDir string
 	// RestoreTimeout is how long an agent's dropped media connection may take to
@@ -126,6 +130,10 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 	m.endpoints = map[string]acd.Endpoint{}
 	m.phones = map[string]*softphone{}
 	m.recs = map[string]*callRecording{}
+	m.supervisors = map[string]bool{}
+	for _, id := range d.Supervisors {
+		m.supervisors[id] = true
+	}
 	m.recCfg = recording.Config{Dir: cfg.Recording.Dir, Key: cfg.Recording.key, Clock: d.Clock, Logger: d.Logger}
 	if m.recCfg.Dir == "" {
 		m.recCfg.Dir = d.RecordingsDir
@@ -199,6 +207,13 @@ func (m *Manager) Close() {
 	if m.rtc != nil {
 		_ = m.rtc.Close()
 	}
+}
+
+// Audit writes a supervisor's action to the event log (web.Auditor).
+func (m *Manager) Audit(ev event.Event) {
+	m.log.Info("supervisor action", "supervisor", ev.Agent, "action", ev.Reason, "call_id", ev.Call, "agent_id", ev.Dialled,
+		"state", ev.State, "queue", ev.Queue)
+	m.emitID(ev.Call, m.log, ev)
 }
 
 // ACD is the matcher the web layer changes agent states through; nil without agents.

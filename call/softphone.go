@@ -66,6 +66,8 @@ func (m *Manager) Connect(ctx context.Context, agent, offer string, restart bool
 	}
 	ep, ok := m.endpoints[agent]
 	switch {
+	case !ok && m.supervisors[agent]:
+		// A supervisor's browser: listen, whisper and barge go through it.
 	case !ok:
 		return "", fmt.Errorf("%w: %q", ErrUnknownAgent, agent)
 	case ep.Kind != "" && ep.Kind != acd.EndpointWebRTC:

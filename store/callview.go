@@ -182,6 +182,11 @@ func (v *CallView) Apply(ev *event.Event) {
 		if ev.Language != "" {
 			r.Language = ev.Language
 		}
+	case event.QueueMoved:
+		// A supervisor moved the waiting call: it waits in ev.Queue now.
+		if r.Route != nil {
+			r.Route.Queue, r.Route.Priority = ev.Queue, ev.Priority
+		}
 	case event.CallTransferred:
 		// Back in a queue (a blind transfer): routed again, to the new queue.
 		if !ended {

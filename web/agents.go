@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hotline12345/hotline/acd"
+	"github.com/hotline12345/hotline/event"
 )
 
 // ACD is what the agent API needs of the matcher (acd.Matcher).
@@ -46,6 +47,27 @@ type agentView struct {
 	Talk     float64   `json:"talk_seconds"`
 }
 
+// queueViewOf is one queue's live numbers as the API shows them.
+func queueViewOf(name string, q acd.QueueStats, now time.Time) queueView {
+	v := queueView{Name: name, Waiting: q.Waiting, Callbacks: q.Callbacks, LongestWait: q.LongestWait(now).Seconds(),
+		Offered: q.Offered, Answered: q.Answered, AnsweredInTarget: q.AnsweredInTarget, Abandoned: q.Abandoned,
+		ShortAbandoned: q.ShortAbandoned, Overflowed: q.Overflowed, Exited: q.Exited, AverageAnswer: q.AverageAnswer().Seconds()}
+	if sl, ok := q.ServiceLevel(); ok {
+		v.ServiceLevel = &sl
+	}
+	return v
+}
+
+// agentViewOf is one agent's live state as the API shows it.
+func agentViewOf(id string, ag acd.AgentStats, now time.Time) agentView {
+	v := agentView{ID: id, State: ag.State.String(), Reason: ag.Reason, Since: ag.Since,
+		Calls: ag.Calls, Missed: ag.Missed, Rejected: ag.Rejected, Talk: ag.Talk().Seconds()}
+	if !ag.Since.IsZero() {
+		v.InState = now.Sub(ag.Since).Seconds()
+	}
+	return v
+}
+
 func (a *api) queues(w http.ResponseWriter, r *http.Request) {
 	st, err := a.o.ACD.Stats(r.Context())
 	if err != nil {
@@ -55,13 +77,7 @@ func (a *api) queues(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	out := make([]queueView, 0, len(st.Queues))
 	for name, q := range st.Queues {
-		v := queueView{Name: name, Waiting: q.Waiting, Callbacks: q.Callbacks, LongestWait: q.LongestWait(now).Seconds(),
-			Offered: q.Offered, Answered: q.Answered, AnsweredInTarget: q.AnsweredInTarget, Abandoned: q.Abandoned,
-			ShortAbandoned: q.ShortAbandoned, Overflowed: q.Overflowed, Exited: q.Exited, AverageAnswer: q.AverageAnswer().Seconds()}
-		if sl, ok := q.ServiceLevel(); ok {
-			v.ServiceLevel = &sl
-		}
-		out = append(out, v)
+		out = append(out, queueViewOf(name, q, now))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
@@ -78,12 +94,7 @@ func (a *api) agents(w http.ResponseWriter, r *http.Request) {
 	out := make([]agentView, 0, len(st.Agents))
 	for id, ag := range st.Agents {
 		byState[ag.State.String()]++
-		v := agentView{ID: id, State: ag.State.String(), Reason: ag.Reason, Since: ag.Since,
-			Calls: ag.Calls, Missed: ag.Missed, Rejected: ag.Rejected, Talk: ag.Talk().Seconds()}
-		if !ag.Since.IsZero() {
-			v.InState = now.Sub(ag.Since).Seconds()
-		}
-		out = append(out, v)
+		out = append(out, agentViewOf(id, ag, now))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	writeJSON(w, http.StatusOK, map[string]any{"agents": out, "by_state": byState})
@@ -114,6 +125,10 @@ func (a *api) setState(w http.ResponseWriter, r *http.Request) {
 	code, msg := changeState(r.Context(), a.o.ACD, id, req.State, req.Reason)
 	switch code {
 	case "":
+		if sess.ID != id {
+			// A supervisor forced another agent's state: the audit log says so.
+			a.audit(event.Event{Type: event.SupervisorAction, Agent: sess.ID, Reason: "state", Dialled: id, State: req.State})
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"agent": id, "state": req.State, "reason": req.Reason})
 	case "bad_state":
 		writeError(w, http.StatusBadRequest, code, msg)

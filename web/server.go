@@ -41,7 +41,15 @@ type Options struct {
 	ICEServers []ICEServer
 	// Recordings, with Sessions, serves /api/v1/recordings.
 	Recordings Recordings
-	Logger     *slog.Logger
+	// Directory is the configuration the supervisor page shows (agents' names,
+	// pools and skills; queues' targets). With ACD and Sessions it serves the
+	// supervisor WebSocket and page.
+	Directory Directory
+	// Monitor serves listen, whisper and barge; Auditor writes supervisors'
+	// actions to the log.
+	Monitor Monitor
+	Auditor Auditor
+	Logger  *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
 }
@@ -84,6 +92,21 @@ func Handler(o Options) http.Handler {
 	}
 	if a.hub != nil {
 		mux.HandleFunc("GET /api/v1/agents/{id}/ws", a.agentWS)
+	}
+	if o.ACD != nil && o.Sessions != nil {
+		mux.HandleFunc("GET /api/v1/supervisors/{id}/ws", a.supervisorWS)
+		mux.HandleFunc("POST /api/v1/calls/{id}/move", o.Sessions.requireAuth(a.moveCall))
+		mux.HandleFunc("GET /api/v1/directory", o.Sessions.requireAuth(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"agents": nonNil(o.Directory.Agents), "queues": nonNil(o.Directory.Queues)})
+		}))
+		files := staticFiles()
+		mux.Handle("GET /supervisor/", files)
+		mux.HandleFunc("GET /supervisor", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/supervisor/", http.StatusFound)
+		})
+	}
+	if o.Monitor != nil && o.Sessions != nil {
+		mux.HandleFunc("POST /api/v1/supervisors/{id}/monitor", o.Sessions.requireAuth(a.monitorCall))
 	}
 	if o.Recordings != nil && o.Sessions != nil {
 		mux.HandleFunc("GET /api/v1/recordings", o.Sessions.requireAuth(a.listRecordings))
@@ -190,4 +213,12 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// nonNil returns s, or an empty slice for nil (JSON [] rather than null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -119,7 +119,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
 		CallbackVia: callbackVia(cfg.SIP.Trunks),
 		WebRTC:      webrtcConfig(cfg.WebRTC, log), RestoreTimeout: cfg.WebRTC.RestoreTimeout,
-		RecordingsDir: recordingsDir(cfg.Data),
+		RecordingsDir: recordingsDir(cfg.Data), Supervisors: supervisorIDs(cfg.Supervisors),
 	})
 	if err != nil {
 		return err
@@ -164,6 +164,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 			Events:     st, // the agents' WebSocket
 			Softphones: softphones(mgr, cfg.WebRTC), ICEServers: cfg.WebRTC.ICEServers,
 			Recordings: mgr,
+			Directory:  directory(cfg), Auditor: mgr,
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")
@@ -363,4 +364,31 @@ func recordingsDir(data string) string {
 		return ""
 	}
 	return filepath.Join(data, "recordings")
+}
+
+// supervisorIDs are the supervisors' ids.
+func supervisorIDs(cs []config.Supervisor) []string {
+	out := make([]string, 0, len(cs))
+	for _, s := range cs {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+// directory is what the supervisor page shows of the configuration.
+func directory(cfg config.Config) web.Directory {
+	var d web.Directory
+	for _, a := range cfg.Agents.Agents {
+		pool := a.Pool
+		if pool == "" {
+			pool = "primary"
+		}
+		d.Agents = append(d.Agents, web.AgentInfo{ID: a.ID, Name: a.Name, Pool: pool, Skills: a.Skills})
+	}
+	for _, q := range cfg.Queues {
+		q = q.WithDefaults()
+		d.Queues = append(d.Queues, web.QueueInfo{Name: q.Name, Skill: q.Skill,
+			TargetPercent: q.ServiceLevel.Percent, TargetWithin: q.ServiceLevel.Within})
+	}
+	return d
 }
