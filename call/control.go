@@ -80,10 +80,12 @@ const (
 	// OpConsultCancel ends the consult (the consulted party's leg ends) and
 	// takes the caller off hold: the agent and the caller talk again.
 	OpConsultCancel
+	// opMonitor is a supervisor joining the call (Monitor), not an agent's op.
+	opMonitor
 )
 
 var opNames = []string{"", "hangup", "hold", "resume", "transfer", "transfer", "transfer", "answer", "reject",
-	"pause_recording", "resume_recording", "consult", "consult_complete", "consult_cancel"}
+	"pause_recording", "resume_recording", "consult", "consult_complete", "consult_cancel", "monitor"}
 
 // String returns the operation's name as the agent API spells it.
 func (k OpKind) String() string {
@@ -108,6 +110,8 @@ type Op struct {
 	// Target is where OpConsult goes: "queue", "agent" or "number" (which of the
 	// fields above names it).
 	Target string
+	// Mode is a supervisor's monitor mode (listen, whisper, barge, leave).
+	Mode string
 }
 
 // Errors of Control.

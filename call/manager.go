@@ -209,6 +209,30 @@ func (m *Manager) Close() {
 	}
 }
 
+// ResetAtMidnight starts the ACD's counters again at every midnight in loc (a new
+// day for the wallboard, as for the reports), until ctx ends.
+func (m *Manager) ResetAtMidnight(ctx context.Context, loc *time.Location) {
+	if m.matcher == nil {
+		return
+	}
+	for {
+		now := m.clock.Now().In(loc)
+		next := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, loc)
+		t := m.clock.NewTimer(next.Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdResetCounters}); err != nil && ctx.Err() == nil {
+			m.log.Warn("ACD counters not reset at midnight", "error", err)
+		} else {
+			m.log.Info("a new day: ACD counters start again")
+		}
+	}
+}
+
 // Audit writes a supervisor's action to the event log (web.Auditor).
 func (m *Manager) Audit(ev event.Event) {
 	m.log.Info("supervisor action", "supervisor", ev.Agent, "action", ev.Reason, "call_id", ev.Call, "agent_id", ev.Dialled,

@@ -35,6 +35,8 @@ type talking struct {
 	untap      func()
 	held       *onHold
 	cons       *consult
+	mon        *media.Monitor // a supervisor on the call
+	monSup     string
 	acdCall    string // the ACD call the current agent answered: the call's, or a consult's
 	consults   int
 }
@@ -143,6 +145,9 @@ func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, ne
 
 // cleanup undoes what talk set up, whichever way it ended.
 func (t *talking) cleanup() {
+	if t.mon != nil {
+		t.mon.Close()
+	}
 	t.endConsult("call over")
 	t.held.stop()
 	if t.br != nil {
@@ -174,6 +179,9 @@ func (m *Manager) acdHangup(call string, log interface{ Warn(string, ...any) }) 
 // answer Control with.
 func (t *talking) apply(op Op) (end error, reply error) {
 	m, c, leg := t.m, t.c, t.leg
+	if op.Kind == opMonitor {
+		return nil, t.monitor(op)
+	}
 	if t.cons != nil {
 		switch op.Kind {
 		case OpConsultComplete:
@@ -256,6 +264,10 @@ func (t *talking) startConsult(op Op) error {
 		if err := m.targetReady(t.ctx, op.Agent); err != nil {
 			return err
 		}
+	}
+	if t.mon != nil {
+		t.mon.Close() // the supervisor leaves with the bridge
+		t.mon, t.monSup = nil, ""
 	}
 	t.br.Close()
 	t.br = nil
@@ -400,6 +412,10 @@ func (t *talking) completeConsult() (end error, reply error) {
 	}
 	cs.br.Close()
 	cs.music()
+	if t.mon != nil {
+		t.mon.Close()
+		t.mon, t.monSup = nil, ""
+	}
 	br, err := media.Bridge(t.sess, cs.leg.media())
 	if err != nil {
 		return nil, fmt.Errorf("consult complete: bridge: %w", err)

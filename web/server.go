@@ -49,6 +49,8 @@ type Options struct {
 	// actions to the log.
 	Monitor Monitor
 	Auditor Auditor
+	// Reports, with Sessions, serves GET /api/v1/reports to supervisors (*report.Live).
+	Reports Reports
 	Logger  *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
@@ -104,6 +106,9 @@ func Handler(o Options) http.Handler {
 		mux.HandleFunc("GET /supervisor", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/supervisor/", http.StatusFound)
 		})
+	}
+	if o.Reports != nil && o.Sessions != nil {
+		mux.HandleFunc("GET /api/v1/reports", o.Sessions.requireAuth(reportsHandler(o.Reports)))
 	}
 	if o.Monitor != nil && o.Sessions != nil {
 		mux.HandleFunc("POST /api/v1/supervisors/{id}/monitor", o.Sessions.requireAuth(a.monitorCall))

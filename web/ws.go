@@ -41,6 +41,7 @@ const (
 	MsgCallEnded       = "call_ended"       // Call, Side, Cause
 	MsgCallTransferred = "call_transferred" // Call, Queue, Reason (queue, agent, number, consult): the agent's part is over
 	MsgConsult         = "consult"          // Call, Reason (started, connected, completed, cancelled, failed), Target, Queue, Cause
+	MsgSupervisor      = "supervisor"       // Call, Reason (listen, whisper, barge, leave), Target (the supervisor): a supervisor on the agent's call
 	MsgError           = "error"            // Code, Message: a reply to a bad client frame
 )
 
@@ -223,6 +224,11 @@ func (h *wsHub) publish(ev *event.Event) {
 	case event.CallResumed:
 		m.Type = MsgCallResumed
 		h.toCall(ev.Call, m)
+	case event.SupervisorAction:
+		if ev.Call != "" && ev.Dialled != "" && ev.Reason != "move" && ev.Reason != "state" {
+			m.Type, m.Reason, m.Target = MsgSupervisor, ev.Reason, ev.Agent
+			h.send(ev.Dialled, m)
+		}
 	case event.CallConsult:
 		m.Type, m.Reason, m.Target, m.Cause = MsgConsult, ev.Reason, ev.Dialled, ev.Cause
 		h.send(ev.Agent, m)

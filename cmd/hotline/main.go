@@ -29,6 +29,7 @@ import (
 	"github.com/hotline12345/hotline/call"
 	"github.com/hotline12345/hotline/config"
 	"github.com/hotline12345/hotline/ivr"
+	"github.com/hotline12345/hotline/report"
 	"github.com/hotline12345/hotline/sip"
 	"github.com/hotline12345/hotline/store"
 	"github.com/hotline12345/hotline/web"
@@ -76,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "demo" {
 		return runDemo(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "report" {
+		return runReport(args[1:], stdout, stderr)
+	}
 	return serve(nil, args, stdout, stderr)
 }
 
@@ -114,6 +118,12 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	}
 	defer st.Close()
 
+	live, err := report.Attach(st, reg, report.LiveOptions{Options: reportOptions(cfg, nil, 0)})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+
 	mgr, err := call.NewManager(cfg.Call, call.Deps{
 		Menu: cfg.Menu(), Queues: cfg.Queues, Prompts: prompts, Store: st,
 		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
@@ -133,6 +143,9 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	mgr.Start(runCtx)
+	// The ACD's counters are today's, like the reports': they start again at
+	// midnight in the reports' time zone.
+	go mgr.ResetAtMidnight(runCtx, live.Location())
 
 	accounts := web.NewAccounts(cfg.Agents.Agents, supervisors(cfg.Supervisors), cfg.LabPassword, cfg.SIP.Registrar.Realm)
 	registrar, err := sip.NewRegistrar(cfg.SIP.Registrar, accounts.HA1, sip.RegistrarOptions{
@@ -164,7 +177,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 			Events:     st, // the agents' WebSocket
 			Softphones: softphones(mgr, cfg.WebRTC), ICEServers: cfg.WebRTC.ICEServers,
 			Recordings: mgr,
-			Directory:  directory(cfg), Auditor: mgr,
+			Directory:  directory(cfg), Auditor: mgr, Monitor: mgr, Reports: live,
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")

@@ -46,6 +46,9 @@ type Options struct {
 	ToneHz, HearHz float64
 	// Logger receives one line per call; nil discards.
 	Logger *slog.Logger
+	// Supervisor logs in a supervisor: media only (to listen, whisper and barge),
+	// no WebSocket, no state; Run is not for them.
+	Supervisor bool
 }
 
 func (o *Options) defaults() {
@@ -120,6 +123,9 @@ func Login(ctx context.Context, o Options, id string) (*Agent, error) {
 	if err := a.connectMedia(ctx, false); err != nil {
 		b.Close()
 		return nil, err
+	}
+	if o.Supervisor {
+		return a, nil
 	}
 	u, _ := url.Parse(o.Base)
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
@@ -389,7 +395,9 @@ func (a *Agent) InCall() bool {
 func (a *Agent) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = a.setState(ctx, "logged-out")
+	if !a.opts.Supervisor {
+		_ = a.setState(ctx, "logged-out")
+	}
 	if a.ws != nil {
 		a.ws.Close(websocket.StatusNormalClosure, "bye")
 	}
@@ -420,3 +428,12 @@ func (a *Agent) RestartMedia(ctx context.Context) error { return a.connectMedia(
 // (off), as a network that goes away and comes back; RestartMedia then
 // renegotiates it as the page would.
 func (a *Agent) PauseMedia(on bool) { a.browser.Pause(on) }
+
+// Browser is the agent's simulated browser (to play and to look at what it heard).
+func (a *Agent) Browser() *mediatest.Browser { return a.browser }
+
+// Post sends a JSON request with the agent's token and decodes a 2xx answer into
+// out (if not nil).
+func (a *Agent) Post(ctx context.Context, path string, body, out any) error {
+	return a.do(ctx, "POST", path, body, out)
+}

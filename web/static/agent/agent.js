@@ -15,6 +15,7 @@ const T = {
     micMissing: "没有找到麦克风：请插入耳麦后点“重试”。", micDenied: "浏览器不允许使用麦克风：请在地址栏的权限设置中允许麦克风，然后点“重试”。",
     micOther: "麦克风无法打开：", mediaFailed: "媒体连接失败：请检查网络或防火墙是否放行引擎的 UDP 端口，然后点“重试”。",
     signalDown: "与服务器的连接已断开，正在重连…", badLogin: "工号或密码错误。", tooMany: "登录失败次数过多，请稍后再试。",
+    supervisor: "班长", listen: "监听中", whisper: "耳语中", barge: "强插中", leave: "已退出",
     consult: "咨询", consulting: "咨询中", complete: "完成转接", cancelConsult: "取消咨询",
     started: "振铃", connected: "已接通",
     recPause: "暂停录音", recResume: "恢复录音", recPaused: "录音已暂停",
@@ -31,6 +32,7 @@ const T = {
     micMissing: "No microphone found: plug in your headset, then press Retry.", micDenied: "The browser does not allow the microphone: allow it in the address bar's site permissions, then press Retry.",
     micOther: "The microphone cannot be opened: ", mediaFailed: "The media connection failed: check the network, or that the firewall lets the engine's UDP port through, then press Retry.",
     signalDown: "Connection to the server lost, reconnecting…", badLogin: "Unknown agent or wrong password.", tooMany: "Too many failed logins: wait and try again.",
+    supervisor: "Supervisor", listen: "listening", whisper: "whispering", barge: "barged in", leave: "left",
     consult: "Consult", consulting: "Consulting", complete: "Complete transfer", cancelConsult: "Cancel consult",
     started: "ringing", connected: "connected",
     recPause: "Pause recording", recResume: "Resume recording", recPaused: "Recording paused",
@@ -349,6 +351,11 @@ function onMessage(m) {
         logEvent(t("onCall") + " " + (S.call.caller || ""));
       }
       break;
+    case "supervisor":
+      S.supervisor = m.reason === "leave" ? null : { who: m.target, mode: m.reason };
+      logEvent(t("supervisor") + " " + m.target + ": " + t(m.reason));
+      renderCall();
+      break;
     case "consult":
       S.consult = ["started", "connected"].includes(m.reason) ? { state: m.reason, target: m.target || m.queue || "" } : null;
       logEvent(t("consult") + " " + (m.target || m.queue || "") + " " + m.reason + (m.cause ? " (" + m.cause + ")" : ""));
@@ -480,6 +487,8 @@ function renderCall() {
   $("holdBtn").setAttribute("aria-pressed", String(S.held));
   $("muteBtn").textContent = S.muted ? t("unmute") : t("mute");
   $("recTag").hidden = !S.recPaused;
+  $("supTag").hidden = !S.supervisor;
+  if (S.supervisor) $("supTag").textContent = t("supervisor") + " " + S.supervisor.who + " " + t(S.supervisor.mode);
   $("consultBar").hidden = !S.consult;
   if (S.consult) {
     $("consultTarget").textContent = S.consult.target;
@@ -497,6 +506,7 @@ function endCall(how) {
   S.held = false;
   S.recPaused = false;
   S.consult = null;
+  S.supervisor = null;
   setMute(false);
   renderCall();
 }
