@@ -48,6 +48,9 @@ type WebRTCConfig struct {
 	// Disconnected and Failed are how long without a packet from the browser a
 	// connection is marked disconnected and failed (defaults 4 s and 15 s).
 	Disconnected, Failed time.Duration
+	// ReadBuffer is the shared socket's receive buffer in bytes (default 4 MiB;
+	// the kernel caps it at net.core.rmem_max).
+	ReadBuffer int
 	// Metrics counts peers and forwarded packets; nil counts nothing.
 	Metrics *Metrics
 	// Logger receives pion's warnings; nil discards them.
@@ -93,6 +96,14 @@ func NewWebRTC(cfg WebRTCConfig) (*WebRTC, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: webrtc listen: %w", err)
 	}
+	// Every agent's media comes through this one socket: the kernel's default
+	// receive buffer (about 200 KiB) overflowed at 250 calls in a burst.
+	if cfg.ReadBuffer <= 0 {
+		cfg.ReadBuffer = 4 << 20
+	}
+	if err := conn.SetReadBuffer(cfg.ReadBuffer); err != nil {
+		cfg.Logger.Warn("webrtc: receive buffer not set", "bytes", cfg.ReadBuffer, "error", err)
+	}
 	var se webrtc.SettingEngine
 	se.SetLite(true)
 	mux := webrtc.NewICEUDPMux(nil, conn)
@@ -120,8 +131,12 @@ func NewWebRTC(cfg WebRTCConfig) (*WebRTC, error) {
 			return nil, fmt.Errorf("media: webrtc public addresses: %w", err)
 		}
 	}
+	// An empty interceptor registry: without one pion installs its defaults
+	// (NACK, RTCP reports, stats, TWCC), which cost goroutines and work per packet
+	// that G.711 audio to a browser does not need (measured in BENCHMARKS.md 6).
 	w := &WebRTC{
-		api:     webrtc.NewAPI(webrtc.WithMediaEngine(&me), webrtc.WithSettingEngine(se)),
+		api: webrtc.NewAPI(webrtc.WithMediaEngine(&me), webrtc.WithSettingEngine(se),
+			webrtc.WithInterceptorRegistry(&interceptor.Registry{})),
 		conn:    conn,
 		mux:     mux,
 		metrics: cfg.Metrics,
@@ -292,7 +307,8 @@ func (p *Peer) Renegotiate(ctx context.Context, offer string) (string, error) {
 }
 
 // drainRTCP reads and discards the RTCP of a sender or receiver until it closes:
-// with no interceptors nothing uses it, and unread it would fill pion's buffers.
+// with the empty interceptor registry nothing uses it, and unread it would fill
+// pion's buffers.
 func drainRTCP(r interface {
 	Read([]byte) (int, interceptor.Attributes, error)
 }) {
