@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/hotline12345/hotline/internal/agentsim"
 	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/media/mediatest"
+	"github.com/hotline12345/hotline/store"
 )
 
 // TestSupervisorPageInChromium: supervisor 9001 logs in to /supervisor in headless
@@ -33,8 +36,8 @@ func TestSupervisorPageInChromium(t *testing.T) {
 	poll(t, page, "first wallboard", `window.sup && sup.board !== null && sup.board.queues.length > 0`, 15*time.Second)
 	pollSup(t, page, "monitor audio connected", `sup.media === "connected"`, 15*time.Second)
 
-	pressOne(ctx, t, e, media.Silence(time.Minute))
-	pressOne(ctx, t, e, media.Silence(time.Minute))
+	c1, _ := pressOne(ctx, t, e, media.Silence(time.Minute))
+	c2, _ := pressOne(ctx, t, e, media.Silence(time.Minute))
 	pollSup(t, page, "two callers waiting on the wallboard", `sup.board.queues.find(q => q.name === "general").waiting === 2 &&
 		document.querySelectorAll('#calls tbody tr').length === 2`, 10*time.Second)
 	// Move the second caller to the business desk from the page.
@@ -59,7 +62,75 @@ func TestSupervisorPageInChromium(t *testing.T) {
 		t.Fatalf("agent 1101 is %q after the supervisor logged it out", got)
 	}
 	pollSup(t, page, "both callers waiting again", `sup.board.queues.reduce((n, q) => n + q.waiting, 0) === 2`, 10*time.Second)
-	for _, want := range []string{`action=move`, `action=state`} {
+	// Listen and whisper from the page: agent 1102 (440 Hz) answers a caller
+	// playing 1 kHz; the supervisor's browser (fake microphone: 600 Hz) listens,
+	// hearing both, then whispers: the caller never hears 600 Hz.
+	// The two silent callers hang up first, so that 1102 takes the toned one.
+	for _, c := range []interface{ Hangup(context.Context) error }{c1, c2} {
+		if err := c.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pollSup(t, page, "nobody waiting", `sup.board.queues.reduce((n, q) => n + q.waiting, 0) === 0`, 10*time.Second)
+	webrtcAgent(ctx, t, e, "1102", agentsim.Options{})
+	toneClip, _ := tone(1000)
+	_, peer := pressOne(ctx, t, e, toneClip.Loop())
+	rec := e.waitCall("the toned caller with 1102", 30*time.Second, func(c store.CallRecord) bool {
+		return c.Agent == "1102" && c.State == "connected"
+	})
+	_, frames440 := tone(440)
+	waitFrames(t, "the agent's tone at the toned caller", peer, frames440, zeroAddr, 10, 30*time.Second)
+	pollSup(t, page, "a connected call on the wallboard", `document.querySelector('#calls button[data-mode=listen]') !== null`, 10*time.Second)
+	listenTo := func(mode string) {
+		t.Helper()
+		_, err := chromedp.Run(page, chromedp.Evaluate[bool](`(() => {
+			const rows = [...document.querySelectorAll('#calls tbody tr')].filter(tr => tr.querySelector('button[data-mode=listen]'));
+			const tr = rows.find(tr => tr.dataset.call === "`+rec.ID+`") || rows[0];
+			tr.querySelector('button[data-mode=`+mode+`]').click();
+			return true; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	listenTo("listen")
+	pollSup(t, page, "the supervisor hears the agent (listen)", `sup.monitoring && sup.monitoring.mode === "listen" && (sup.heard || []).some(h => Math.abs(h - 440) < 30)`, 10*time.Second)
+	pollSup(t, page, "the supervisor hears the caller (listen)", `(sup.heard || []).some(h => Math.abs(h - 1000) < 30)`, 10*time.Second)
+	listenTo("whisper")
+	pollSup(t, page, "whisper on", `sup.monitoring && sup.monitoring.mode === "whisper"`, 5*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	var recent []mediatest.Packet
+	for _, p := range peer.Packets() {
+		if p.At.After(time.Now().Add(-time.Second)) {
+			recent = append(recent, p)
+		}
+	}
+	if s := mediatest.ToneShare(recent, 600); s > 0.05 {
+		t.Errorf("the caller hears the supervisor's whisper (share of 600 Hz %.2f)", s)
+	}
+	artifact(t, "supervisor-listening.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
+	listenTo("leave")
+
+	// The metrics and the API agree on today's figures (one fold, one log).
+	code, body, err := e.get("/api/v1/queues")
+	if err != nil || code != 200 {
+		t.Fatalf("queues: %d %v", code, err)
+	}
+	var qs struct {
+		Queues []struct {
+			Name              string `json:"name"`
+			Offered, Answered int
+		} `json:"queues"`
+	}
+	if err := json.Unmarshal(body, &qs); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs.Queues {
+		if got := e.metric("hotline_queue_calls_offered_total", `queue="`+q.Name+`"`); int(got) != q.Offered {
+			t.Errorf("queue %s: hotline_queue_calls_offered_total %v, the API says %d", q.Name, got, q.Offered)
+		}
+	}
+
+	for _, want := range []string{`action=move`, `action=state`, `action=listen`, `action=whisper`} {
 		if !strings.Contains(e.stderr.String(), "supervisor action") || !strings.Contains(e.stderr.String(), want) {
 			t.Errorf("no supervisor action %q in the log", want)
 		}
