@@ -114,6 +114,14 @@ queue_wait|预计等待
 queue_minutes|分钟。
 callback_offer|如需稍后回电，请按1。
 callback_confirm|好的，我们会按您现在的排队顺序给您回电，再见。
+survey_prompt|请对本次服务进行评价：满意请按1，基本满意请按2，不满意请按3。
+survey_thanks|感谢您的评价，再见。
+followup_intro|您好，这里是一二三四五市民服务热线回访。您反映的问题已经办理完毕。
+ticket_not_found|没有找到该工单，请核对编号后再试。
+ticket_open|您的工单已受理，正在办理中。
+ticket_dispatched|您的工单已派发至承办部门，正在办理中。
+ticket_replied|承办部门已经答复，等待办结。
+ticket_closed|您的工单已经办结。
 num_0|零
 num_1|一
 num_2|二
@@ -155,6 +163,14 @@ queue_wait|Your estimated wait is
 queue_minutes|minutes.
 callback_offer|To be called back instead of waiting, press 1.
 callback_confirm|Thank you. We will call you back in your turn. Goodbye.
+survey_prompt|Please rate our service. Satisfied, press 1. Basically satisfied, press 2. Dissatisfied, press 3.
+survey_thanks|Thank you for your rating. Goodbye.
+followup_intro|Hello, this is the one two three four five hotline. The matter you reported has been handled.
+ticket_not_found|We could not find that work order. Please check the number and try again.
+ticket_open|Your work order has been received and is being handled.
+ticket_dispatched|Your work order has been sent to the department responsible and is being handled.
+ticket_replied|The department has replied. Your work order is about to be closed.
+ticket_closed|Your work order has been closed.
 num_0|zero
 num_1|one
 num_2|two
