@@ -203,7 +203,14 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			}
 			stopHold()
 			*answered = true
-			err := m.talk(ctx, c, sess, neg, leg, r)
+			var last string // the agent the caller talked to last
+			err := m.talk(ctx, c, sess, neg, leg, r, &last)
+			if errors.Is(err, errAgentHungUp) && m.cfg.Survey.PostCall && ctx.Err() == nil {
+				// The agent's part is over now (wrap-up), not after the survey.
+				m.acdHangup(c.ID, c.Log)
+				m.emit(c, event.Event{Type: event.CallAgentLeft, Agent: last})
+				m.postCallSurvey(ctx, c, sess, digits, r, last)
+			}
 			var tr *transferred
 			if !errors.As(err, &tr) {
 				return err

@@ -19,6 +19,17 @@ type Config struct {
 	Media MediaConfig `yaml:"media"`
 	// Recording is where and how calls are recorded (queues say when).
 	Recording RecordingConfig `yaml:"recording"`
+	// Survey is the satisfaction survey.
+	Survey SurveyConfig `yaml:"survey"`
+}
+
+// SurveyConfig is the satisfaction survey.
+type SurveyConfig struct {
+	// PostCall takes the caller to a short survey (1 satisfied, 2 basically
+	// satisfied, 3 dissatisfied) when the agent ends the call.
+	PostCall bool `yaml:"post_call"`
+	// Timeout is how long the survey waits for a key after its prompt (default 5s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // RecordingConfig is where recordings go, how they are kept and for how long.
@@ -71,6 +82,7 @@ type MediaConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Numbers: map[string]Number{"12345": {}},
+		Survey:  SurveyConfig{PostCall: true, Timeout: 5 * time.Second},
 		Media: MediaConfig{
 			IP: "127.0.0.1", PortMin: 20000, PortMax: 29998,
 			Codecs: []string{"PCMA", "PCMU"}, RTPTimeout: 60 * time.Second, DTMFPayloadType: 101,
@@ -132,6 +144,11 @@ func (c *Config) Validate() []FieldError {
 	}
 	if m.DTMFPayloadType < 96 || m.DTMFPayloadType > 127 {
 		add("media.dtmf_payload_type", "must be a dynamic payload type (96-127), got %d", m.DTMFPayloadType)
+	}
+	if c.Survey.Timeout == 0 {
+		c.Survey.Timeout = 5 * time.Second
+	} else if c.Survey.Timeout < time.Second || c.Survey.Timeout > time.Minute {
+		add("survey.timeout", "between 1s and 1m, got %v", c.Survey.Timeout)
 	}
 	r := &c.Recording
 	if r.Key != "" && r.KeyFile != "" {

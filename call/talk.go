@@ -67,8 +67,9 @@ type consultResult struct {
 // media lost). The agent acts on the call through Control meanwhile; a consult
 // transfer that completes hands the call to the consulted party and the
 // conversation goes on with them.
-func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, neg media.Negotiated, leg *agentLeg, r ivr.Route) error {
+func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, neg media.Negotiated, leg *agentLeg, r ivr.Route, last *string) error {
 	t := &talking{m: m, ctx: ctx, c: c, sess: sess, neg: neg, route: r, cr: m.recordingOf(c.ID), leg: leg, acdCall: c.ID}
+	defer func() { *last = t.leg.agent }()
 	br, err := media.Bridge(sess, leg.media())
 	if err != nil {
 		leg.close(context.Background(), 16, "bridge failed")

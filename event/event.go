@@ -1,6 +1,9 @@
 package event
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Type names what happened. Values are stable strings: they are written to the journal
 // and read back by reports and by the standby site.
@@ -16,6 +19,9 @@ const (
 	CallConnected   Type = "call.connected"   // Agent
 	CallTransferred Type = "call.transferred" // Agent, Queue (to)
 	CallEnded       Type = "call.ended"       // Side, Cause, Code
+	// CallAgentLeft: the agent hung up and the caller stays for the post-call
+	// survey (Agent); the call ends after it.
+	CallAgentLeft Type = "call.agent_left"
 	// CallConsult: the agent consults someone while the caller holds (Agent: the
 	// consulting agent; Dialled: the target agent or number, Queue for a queue;
 	// Reason: started, connected, completed, cancelled, failed; Cause: why).
@@ -55,6 +61,16 @@ const (
 	RecordingFailed    Type = "recording.failed"    // File, Cause
 	RecordingListened  Type = "recording.listened"  // Agent (the account that listened), Role, File: the audit log
 	RecordingDeleted   Type = "recording.deleted"   // File, Reason (retention)
+
+	// Satisfaction: Agent (who served), Reason (post-call, follow-up), Digits (the
+	// rating: 1 satisfied, 2 basically satisfied, 3 dissatisfied; empty: none given),
+	// File (the work order, for a follow-up), Cause (why none).
+	SurveyResult Type = "survey.result"
+
+	// Work orders: Data is the work order (ticket.WorkOrder JSON) after the change;
+	// Agent who made it.
+	TicketCreated Type = "ticket.created"
+	TicketUpdated Type = "ticket.updated" // Reason (the new status)
 
 	// Supervision: the audit log of what supervisors do.
 	SupervisorAction Type = "supervisor.action" // Agent (the supervisor), Reason (listen, whisper, barge, leave, state, move), Call, Dialled (the agent acted on), State, Queue
@@ -118,4 +134,8 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	Role   string `json:"role,omitempty"`
 	State  string `json:"state,omitempty"`
+
+	// Data is the document an event carries whole (ticket.*: the work order as
+	// it is after the change, as JSON).
+	Data json.RawMessage `json:"data,omitempty"`
 }

@@ -53,9 +53,10 @@ type CallRecord struct {
 	Answer    time.Time `json:"answer,omitzero"`
 	Connected time.Time `json:"connected,omitzero"` // when an agent answered
 	End       time.Time `json:"end,omitzero"`
-	Side      string    `json:"side,omitempty"`  // who hung up: caller, agent or engine
-	Cause     string    `json:"cause,omitempty"` // why, in words
-	Code      int       `json:"code,omitempty"`  // SIP status code of the ending, if any
+	Side      string    `json:"side,omitempty"`   // who hung up: caller, agent or engine
+	Cause     string    `json:"cause,omitempty"`  // why, in words
+	Code      int       `json:"code,omitempty"`   // SIP status code of the ending, if any
+	Rating    string    `json:"rating,omitempty"` // the post-call survey: 1 satisfied, 2 basically satisfied, 3 dissatisfied
 }
 
 // Input is one menu input: the digits collected at a node and how they arrived.
@@ -181,6 +182,10 @@ func (v *CallView) Apply(ev *event.Event) {
 		r.Route = &Route{Queue: ev.Queue, Skill: ev.Skill, Priority: ev.Priority, Language: ev.Language}
 		if ev.Language != "" {
 			r.Language = ev.Language
+		}
+	case event.SurveyResult:
+		if ev.Reason == "post-call" {
+			r.Rating = ev.Digits
 		}
 	case event.QueueMoved:
 		// A supervisor moved the waiting call: it waits in ev.Queue now.

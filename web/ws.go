@@ -229,6 +229,14 @@ func (h *wsHub) publish(ev *event.Event) {
 			m.Type, m.Reason, m.Target = MsgSupervisor, ev.Reason, ev.Agent
 			h.send(ev.Dialled, m)
 		}
+	case event.CallAgentLeft:
+		// The agent hung up; the caller stays for the survey: the call is over for
+		// the agent.
+		m.Type, m.Side, m.Cause = MsgCallEnded, event.SideAgent, "agent hung up"
+		h.send(ev.Agent, m)
+		if t := h.calls[ev.Call]; t != nil {
+			t.agents = slices.DeleteFunc(t.agents, func(a string) bool { return a == ev.Agent })
+		}
 	case event.CallConsult:
 		m.Type, m.Reason, m.Target, m.Cause = MsgConsult, ev.Reason, ev.Dialled, ev.Cause
 		h.send(ev.Agent, m)

@@ -501,10 +501,11 @@ func TestACDDecline(t *testing.T) {
 		t.Errorf("agent 2001: %+v, want not-ready rejected, 1 rejected, no call", a)
 	}
 
-	// The agent hangs up: the engine ends the caller's leg.
+	// The agent hangs up: the engine ends the caller's leg, after the post-call
+	// survey (which this caller leaves unanswered).
 	select {
 	case <-call.Done():
-	case <-time.After(10 * time.Second):
+	case <-time.After(25 * time.Second):
 		t.Fatal("the agent's BYE did not end the caller's leg")
 	}
 	phone.waitEnd("agent 2002 answers and hangs up", 5*time.Second)

@@ -243,7 +243,7 @@ func TestAgentPageInChromium(t *testing.T) {
 	cdp(t, page, "Alt+H", chromedp.KeyEvent("h", chromedp.KeyModifiers(chromedp.ModifierAlt)))
 	select {
 	case <-call.Done():
-	case <-time.After(10 * time.Second):
+	case <-time.After(25 * time.Second): // after the post-call survey, which goes unanswered
 		t.Fatal("Alt+H did not hang the caller up")
 	}
 	poll(t, page, "call left", `hotline.call === null`, 5*time.Second)

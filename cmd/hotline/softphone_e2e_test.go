@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hotline12345/hotline/internal/agentsim"
+	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/store"
 )
 
@@ -295,4 +296,31 @@ func waitLog(t *testing.T, e *engine, s string, d time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestPostCallSurvey: the agent hangs up; the caller hears the survey and presses
+// 2 (basically satisfied): the rating is on the call record with the agent, the
+// caller is thanked and hung up, and the call ended on the agent's side.
+func TestPostCallSurvey(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{})
+	agent := webrtcAgent(ctx, t, e, "1021", agentsim.Options{TalkFor: 2 * time.Second})
+	call, peer := pressOne(ctx, t, e, media.Silence(2*time.Second))
+	waitResults(t, agent, 1, 20*time.Second) // the agent hung up
+	time.Sleep(500 * time.Millisecond)       // into the survey prompt
+	if err := peer.SendDigit(ctx, '2', 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-call.Done():
+	case <-ctx.Done():
+		t.Fatal("the caller was not hung up after the survey")
+	}
+	rec := e.waitCall("rated", 5*time.Second, func(c store.CallRecord) bool { return c.State == "ended" && c.Rating == "2" })
+	if rec.Side != "agent" || rec.Agent != "1021" {
+		t.Fatalf("call %+v: want ended by agent 1021", rec)
+	}
+	waitLog(t, e, `msg="post-call survey" site=primary call_id=`+rec.ID+` agent_id=1021 rating=2`, time.Second)
 }

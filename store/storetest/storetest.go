@@ -11,6 +11,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -267,6 +268,7 @@ func Full(t testing.TB) event.Event {
 		Duration:  12*time.Second + 340*time.Millisecond,
 		Size:      1888044,
 		Hash:      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		Data:      json.RawMessage(`{"id":"WO20261127-0001","status":"open"}`),
 		Side:      event.SideCaller,
 		Cause:     "normal clearing \"quoted\" <tag> & 市民热线",
 		Code:      487,
