@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/ticket"
 )
 
 // Config is what the call flow needs besides the menu and the queues.
@@ -21,6 +22,10 @@ type Config struct {
 	Recording RecordingConfig `yaml:"recording"`
 	// Survey is the satisfaction survey.
 	Survey SurveyConfig `yaml:"survey"`
+	// Tickets are the work orders: deadlines, departments, calendar, follow-up.
+	Tickets TicketConfig `yaml:"tickets"`
+	// Hooks are the sinks work-order events go to (webhook, file, builtin).
+	Hooks []ticket.SinkConfig `yaml:"hooks"`
 }
 
 // SurveyConfig is the satisfaction survey.
@@ -149,6 +154,14 @@ func (c *Config) Validate() []FieldError {
 		c.Survey.Timeout = 5 * time.Second
 	} else if c.Survey.Timeout < time.Second || c.Survey.Timeout > time.Minute {
 		add("survey.timeout", "between 1s and 1m, got %v", c.Survey.Timeout)
+	}
+	if _, _, err := c.Tickets.FollowUp.hours(); err != nil {
+		add("tickets.followup.hours", "%v", err)
+	}
+	for i, h := range c.Hooks {
+		if _, err := ticket.NewSink(h); err != nil {
+			add(fmt.Sprintf("hooks.%d", i), "%v", err)
+		}
 	}
 	r := &c.Recording
 	if r.Key != "" && r.KeyFile != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/recording"
 	"github.com/hotline12345/hotline/sip"
+	"github.com/hotline12345/hotline/ticket"
 )
 
 // leg joins a call's SIP side and RTP session into what the menu needs (ivr.Leg):
@@ -160,4 +161,26 @@ func (l *leg) reoffer(origin *media.Origin, local netip.AddrPort) func([]byte) (
 		l.neg = neg
 		return media.Answer(local, neg, *origin), nil
 	}
+}
+
+// WorkOrderStatus implements ivr.StatusLeg: the work order whose number the caller
+// keyed (WO20261127-0001 is keyed 202611270001), and the prompt that reads its
+// status back.
+func (l *leg) WorkOrderStatus(ctx context.Context, digits string) ([]string, bool) {
+	if l.m.book == nil {
+		return nil, false
+	}
+	w, err := l.m.book.ByDigits(digits)
+	if err != nil {
+		return nil, false
+	}
+	prompt := map[string]string{
+		ticket.StatusOpen: "ticket_open", ticket.StatusReopened: "ticket_open", ticket.StatusDispatched: "ticket_dispatched",
+		ticket.StatusReplied: "ticket_replied", ticket.StatusClosed: "ticket_closed",
+	}[w.Status]
+	if prompt == "" {
+		prompt = "ticket_open"
+	}
+	l.c.Log.Info("work order status read back", "ticket", w.ID, "status", w.Status)
+	return []string{prompt}, true
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/hotline12345/hotline/recording"
 	"github.com/hotline12345/hotline/sip"
 	"github.com/hotline12345/hotline/store"
+	"github.com/hotline12345/hotline/ticket"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,10 +54,15 @@ type Manager struct {
 
 	callbackVia string // host:port of the trunk callbacks are dialled through
 
-	supervisors  map[string]bool           // supervisors' ids: their browsers connect media too
-	recs         map[string]*callRecording // by call id, guarded by mu
-	recCfg       recording.Config
-	recordAnswer bool // some queue records from the engine's answer
+	supervisors map[string]bool // supervisors' ids: their browsers connect media too
+
+	book           *ticket.Book  // work orders; nil without a data folder
+	hooks          *ticket.Hooks // the sinks behind the durable outbox
+	callbackSecret []byte
+	follow         FollowUpConfig
+	recs           map[string]*callRecording // by call id, guarded by mu
+	recCfg         recording.Config
+	recordAnswer   bool // some queue records from the engine's answer
 
 	rtc     *media.WebRTC         // nil: no WebRTC seats
 	phones  map[string]*softphone // by agent id, guarded by mu
@@ -88,6 +94,9 @@ type Deps struct {
 	// WebRTC, when not nil, opens the agents' browser side (its Metrics are the
 	// manager's); nil leaves WebRTC seats unreachable.
 	WebRTC *media.WebRTCConfig
+	// TicketsDir is where the hooks' outbox lives (the data folder); empty: no
+	// work orders.
+	TicketsDir string
 	// Supervisors are the supervisors' ids (their browsers connect media to
 	// listen, whisper and barge).
 	Supervisors []string
@@ -155,6 +164,11 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 			return nil, err
 		}
 	}
+	if d.TicketsDir != "" && d.Store != nil {
+		if err := m.openTickets(cfg.Tickets, cfg.Hooks, d.TicketsDir, d.Logger); err != nil {
+			return nil, err
+		}
+	}
 	if len(d.Agents.Agents) > 0 {
 		for _, a := range d.Agents.Agents {
 			m.endpoints[a.ID] = a.Endpoint
@@ -206,6 +220,9 @@ func (m *Manager) Close() {
 	}
 	if m.rtc != nil {
 		_ = m.rtc.Close()
+	}
+	if m.hooks != nil {
+		_ = m.hooks.Close()
 	}
 }
 

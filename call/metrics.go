@@ -3,6 +3,8 @@ package call
 import (
 	"sync/atomic"
 
+	"github.com/hotline12345/hotline/ticket"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,6 +20,8 @@ type Metrics struct {
 	recordings *prometheus.CounterVec
 	recStarted prometheus.Counter
 	recDeleted prometheus.Counter
+	hooks      *prometheus.CounterVec
+	reg        prometheus.Registerer
 }
 
 // NewMetrics registers the call metrics on reg (nil: unregistered).
@@ -36,11 +40,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hotline_recordings_deleted_total", Help: "Recordings deleted by the retention sweep.",
 		}),
 	}
+	m.hooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotline_hook_deliveries_total", Help: "Hook delivery attempts, by sink and result (delivered, failed, dead).",
+	}, []string{"sink", "result"})
+	m.reg = reg
 	for _, s := range []string{"complete", "repaired", "failed"} {
 		m.recordings.WithLabelValues(s)
 	}
 	if reg != nil {
-		reg.MustRegister(m.results, m.recordings, m.recStarted, m.recDeleted, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		reg.MustRegister(m.results, m.recordings, m.recStarted, m.recDeleted, m.hooks, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hotline_calls_active", Help: "Calls between INVITE and hang-up.",
 		}, func() float64 { return float64(m.active.Load()) }))
 	}
@@ -60,3 +68,36 @@ func (m *Metrics) result(r string)  { m.results.WithLabelValues(r).Inc() }
 func (m *Metrics) started()         { m.active.Add(1) }
 func (m *Metrics) finished()        { m.active.Add(-1) }
 func (m *Metrics) activeCount() int { return int(m.active.Load()) }
+
+// hookDelivery counts one hook delivery attempt (ticket.HooksOptions.OnDelivery).
+func (m *Metrics) hookDelivery(r ticket.DeliveryReport) {
+	res := "delivered"
+	switch {
+	case r.Dead:
+		res = "dead"
+	case r.Err != nil:
+		res = "failed"
+	}
+	m.hooks.WithLabelValues(r.Sink, res).Inc()
+}
+
+// hookBacklog exports the undelivered events per sink.
+func (m *Metrics) hookBacklog(backlog func() map[string]int) {
+	if m.reg == nil {
+		return
+	}
+	m.reg.MustRegister(&backlogCollector{backlog: backlog, desc: prometheus.NewDesc("hotline_hook_backlog",
+		"Events not yet delivered, by sink.", []string{"sink"}, nil)})
+}
+
+type backlogCollector struct {
+	backlog func() map[string]int
+	desc    *prometheus.Desc
+}
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	for sink, n := range c.backlog() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), sink)
+	}
+}

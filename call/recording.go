@@ -25,6 +25,7 @@ import (
 	"github.com/hotline12345/hotline/recording"
 	"github.com/hotline12345/hotline/sip"
 	"github.com/hotline12345/hotline/store"
+	"github.com/hotline12345/hotline/ticket"
 )
 
 // ErrRecordingBusy: a recording's audio was asked for while it is still being
@@ -226,6 +227,9 @@ func (m *Manager) recordingDone(id string, log *slog.Logger, res recording.Resul
 	m.metrics.recording(string(res.State))
 	m.emitID(id, log, event.Event{Type: event.RecordingCompleted, File: file, Duration: res.Duration,
 		Size: res.Size, Hash: res.SHA256, State: string(res.State)})
+	// Outside systems learn that the file is ready.
+	m.publish(ticket.Event{Type: ticket.TypeRecordingReady, Time: m.clock.Now(), Recording: &ticket.RecordingInfo{
+		ID: recordingID(file), Call: id, File: file, Duration: res.Duration, Size: res.Size, Hash: res.SHA256}})
 }
 
 // RepairRecordings repairs the recordings a crash or kill left unfinished (their

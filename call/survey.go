@@ -61,6 +61,11 @@ func (m *Manager) postCallSurvey(ctx context.Context, c *sip.Call, sess *media.S
 	}
 	m.emit(c, ev)
 	c.Log.Info("post-call survey", "agent_id", agent, "rating", ev.Digits, "cause", ev.Cause)
+	rating := 0
+	if ev.Digits != "" {
+		rating = int(ev.Digits[0] - '0')
+	}
+	m.rate(c.ID, agent, c.Caller, "post-call", rating, "")
 	if ev.Digits != "" {
 		if thanks, ok := m.prompts.Get(r.Language, "survey_thanks"); ok {
 			_ = sess.Play(ctx, thanks.Source())

@@ -39,9 +39,9 @@ type Calendar struct {
 }
 
 // Node is one step of the menu. It has exactly one action: play (optionally with
-// collect and options), language, hours, message, route, say, goto (or a bare next), or
-// a bare hangup. Play, language, message and say continue with next (or end with
-// hangup: true after play or say).
+// collect and options), language, hours, message, lookup, route, say, goto (or a bare
+// next), or a bare hangup. Play, language, message, lookup and say continue with next
+// (or end with hangup: true after play or say).
 type Node struct {
 	// Play lists prompts to play in order, in the call's current language.
 	Play []string `yaml:"play"`
@@ -56,13 +56,16 @@ type Node struct {
 	Hours *Hours `yaml:"hours"`
 	// Message lets the caller leave a voice message.
 	Message *Message `yaml:"message"`
+	// Lookup reads a work-order number and plays its status (see [StatusLeg]).
+	Lookup *Lookup `yaml:"lookup"`
 	// Route ends the menu with a routing decision.
 	Route *RouteStep `yaml:"route"`
 	// Say reads a number or a collected variable.
 	Say *Say `yaml:"say"`
 	// Goto jumps to another node (the same as a node with only next).
 	Goto string `yaml:"goto"`
-	// Next is the node that follows play, language, message or say. After a collect
+	// Next is the node that follows play, language, message, lookup or say. After a
+	// lookup it receives the caller whose work order was found. After a collect
 	// without options it receives any non-empty input; after a collect with options, any
 	// input that matches no option (instead of the invalid prompt).
 	Next string `yaml:"next"`
@@ -158,10 +161,55 @@ type Say struct {
 	Number *int64 `yaml:"number"`
 }
 
+// Lookup asks for a work-order number and reads its status back: it plays Prompt,
+// reads digits until Terminator, MaxDigits or a timeout (with the same barge-in,
+// type-ahead and timeout rules as a collect), asks the leg ([StatusLeg]) for the status,
+// plays the prompts the leg returns, and goes to the node's next when the work order was
+// found.
+//
+// A number that is not found, and no input at all, are failed attempts, counted like a
+// collect's: before Retries is reached, the not-found prompts (or NoInput) are played and
+// the caller is asked again; the attempt that reaches Retries plays the not-found prompts
+// and goes to NotFound (or, when it is empty, to next), or after no input goes to Fail
+// (or hangs up when it is empty). A leg that does not implement StatusLeg finds nothing:
+// every number is not found, so the caller ends at NotFound and is never stuck.
+type Lookup struct {
+	// Prompt asks for the number ("please enter your work order number, followed by the
+	// hash key").
+	Prompt string `yaml:"prompt"`
+	// MaxDigits is the most digits read; 0 means 16. A work order WO20261127-0001 is
+	// keyed as its 12 digits.
+	MaxDigits int `yaml:"max_digits"`
+	// Terminator is the key that ends the number; it is not part of it. Empty means "#".
+	Terminator string `yaml:"terminator"`
+	// Timeout is how long to wait for the first key after the prompt; 0 means 5s.
+	Timeout time.Duration `yaml:"timeout"`
+	// InterDigit is how long to wait for each further key; 0 means Timeout.
+	InterDigit time.Duration `yaml:"inter_digit"`
+	// Retries is how many failed attempts (no input, or a number not found) end the
+	// node; 0 and 1 both mean the first failure does.
+	Retries int `yaml:"retries"`
+	// NoInput is the prompt played after a timeout without input, before asking again.
+	NoInput string `yaml:"no_input"`
+	// Invalid is the prompt played for a number not found when the leg names no prompts
+	// of its own (always, for a leg without StatusLeg); usually ticket_not_found.
+	Invalid string `yaml:"invalid"`
+	// NotFound is the node to go to when the last attempt's number was not found; empty
+	// means next.
+	NotFound string `yaml:"not_found"`
+	// Fail is the node to go to when the last attempt had no input; empty means hang up.
+	Fail string `yaml:"fail"`
+	// Var, when set, stores the last number keyed, found or not, under this name
+	// (Result.Vars, say.var).
+	Var string `yaml:"var"`
+}
+
 // Defaults applied where a field is zero.
 const (
-	DefaultTimeout    = 5 * time.Second   // Collect.Timeout
-	DefaultMessageMax = 120 * time.Second // Message.Max
+	DefaultTimeout      = 5 * time.Second   // Collect.Timeout, Lookup.Timeout
+	DefaultMessageMax   = 120 * time.Second // Message.Max
+	DefaultLookupDigits = 16                // Lookup.MaxDigits
+	DefaultTerminator   = "#"               // Lookup.Terminator
 )
 
 func (c *Collect) max() int {
@@ -190,4 +238,16 @@ func (m *Message) max() time.Duration {
 		return DefaultMessageMax
 	}
 	return m.Max
+}
+
+// collect returns the digit-reading rules of a lookup as a Collect.
+func (l *Lookup) collect() *Collect {
+	c := &Collect{Max: l.MaxDigits, Terminator: l.Terminator, Timeout: l.Timeout, InterDigit: l.InterDigit}
+	if c.Max <= 0 {
+		c.Max = DefaultLookupDigits
+	}
+	if c.Terminator == "" {
+		c.Terminator = DefaultTerminator
+	}
+	return c
 }

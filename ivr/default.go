@@ -22,8 +22,11 @@ func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 // Default returns a fresh copy of the embedded 12345 menu: welcome in Mandarin, an hours
 // check (open around the clock), then 1 consultation, help and complaints (general), 2
 // business environment, 3 talent policy, 4 household registration, 5 follow-up on a work
-// order (the number is collected and read back), 9 English service, 0 an agent, *
-// repeat; after three failed attempts, the general desk. The English menu offers the
+// order, 9 English service, 0 an agent, * repeat; after three failed attempts, the
+// general desk. Follow-up (a lookup node): the caller keys the work order's digits and
+// '#', hears its status from the leg ([StatusLeg]), and then the main menu again, where 0
+// is the follow-up desk and silence says goodbye; after three numbers not found, or three
+// attempts without input, the follow-up desk. The English menu offers the
 // same desks in English; its 0 and fallback go to the foreign-language desk. Outside
 // hours the caller may leave a message. It routes to [DefaultQueues].
 func Default() *Config {

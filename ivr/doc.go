@@ -6,7 +6,8 @@
 // and the interpreter that runs a menu on one call's media leg ([Run]).
 //
 // The interpreter is pure logic over two small seams: a [Leg] (play a prompt, read
-// digits, record a message) that the call package implements on a media session, and an
+// digits, record a message, and, when it is a [StatusLeg], look up a work order's status
+// for a lookup node) that the call package implements on a media session, and an
 // injected clock for every timeout, so the whole menu runs in tests on a fake leg and a
 // fake clock without sockets or sleeps.
 //
@@ -19,9 +20,13 @@
 //     who knows the menu need not wait.
 //   - Timeouts: the first-key timeout starts when the node's prompts have finished; the
 //     inter-digit timeout after each key of a multi-digit entry.
-//   - Retries: every failed attempt (no input, or input that matches no option) counts; the
-//     attempt that reaches `retries` failures sends the caller to `fail`, every earlier one
-//     plays the `no_input` or `invalid` prompt and offers the menu again.
+//   - Retries: every failed attempt (no input, input that matches no option, or a
+//     work-order number that is not found) counts; the attempt that reaches `retries`
+//     failures sends the caller to `fail` (a lookup's number not found: to `not_found`),
+//     every earlier one plays the `no_input` or `invalid` prompt (or the leg's not-found
+//     prompts) and offers the menu again.
+//   - Collecting nodes are collects and lookups: they alone stop the interpreter to wait
+//     for the caller, and key presses made while other nodes play wait for them.
 //
 // Run returns context.Cause(ctx) promptly from any state when the call's context ends
 // (hang-up). Run never hangs up or transfers the call itself: its [Result] tells the call

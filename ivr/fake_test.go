@@ -3,6 +3,7 @@ package ivr
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -33,6 +34,14 @@ type fakeLeg struct {
 	recErr   error
 	recBlock bool // Record runs until its context ends
 	recorded chan struct{}
+
+	// Work orders for WorkOrderStatus: keyed digits -> status prompts. Other numbers are
+	// not found and answer notFound.
+	orders      map[string][]string
+	notFound    []string
+	lookups     []string      // digits asked for, in order
+	statusBlock bool          // WorkOrderStatus runs until its context ends
+	looking     chan struct{} // a token per WorkOrderStatus call
 }
 
 func newFakeLeg(block ...string) *fakeLeg {
@@ -43,6 +52,9 @@ func newFakeLeg(block ...string) *fakeLeg {
 		recFile:  "messages/1.wav",
 		recDur:   7 * time.Second,
 		recorded: make(chan struct{}, 1),
+		orders:   map[string][]string{},
+		notFound: []string{"ticket_not_found"},
+		looking:  make(chan struct{}, 64),
 	}
 	for _, b := range block {
 		l.block[b] = true
@@ -50,7 +62,33 @@ func newFakeLeg(block ...string) *fakeLeg {
 	return l
 }
 
-var _ Leg = (*fakeLeg)(nil)
+var _ StatusLeg = (*fakeLeg)(nil)
+
+// plainLeg hides the fake's WorkOrderStatus: a leg that cannot look up work orders.
+type plainLeg struct{ Leg }
+
+func (l *fakeLeg) WorkOrderStatus(ctx context.Context, digits string) ([]string, bool) {
+	l.mu.Lock()
+	l.lookups = append(l.lookups, digits)
+	prompts, found := l.orders[digits]
+	block := l.statusBlock
+	l.mu.Unlock()
+	l.looking <- struct{}{}
+	if block {
+		<-ctx.Done()
+		return nil, false
+	}
+	if !found {
+		return slices.Clone(l.notFound), false
+	}
+	return slices.Clone(prompts), true
+}
+
+func (l *fakeLeg) Lookups() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lookups)
+}
 
 func (l *fakeLeg) Play(ctx context.Context, lang, prompt string) error {
 	l.mu.Lock()
@@ -113,6 +151,12 @@ func start(t *testing.T, cfg *Config, leg *fakeLeg) *harness {
 
 func startAt(t *testing.T, cfg *Config, leg *fakeLeg, now time.Time) *harness {
 	t.Helper()
+	return startLeg(t, cfg, leg, leg, now)
+}
+
+// startLeg runs the menu on run, a leg that wraps leg (to hide some of its methods).
+func startLeg(t *testing.T, cfg *Config, leg *fakeLeg, run Leg, now time.Time) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	h := &harness{t: t, leg: leg, clk: clock.NewFake(now), cancel: cancel, done: make(chan outcome, 1)}
 	h.tc = h.clk.TimerCreated()
@@ -122,7 +166,7 @@ func startAt(t *testing.T, cfg *Config, leg *fakeLeg, now time.Time) *harness {
 		h.mu.Unlock()
 	}}
 	go func() {
-		res, err := Run(ctx, leg, cfg, opts)
+		res, err := Run(ctx, run, cfg, opts)
 		h.done <- outcome{res, err}
 	}()
 	t.Cleanup(func() {
@@ -205,4 +249,21 @@ func (h *harness) Events() []event.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.events)
+}
+
+// eventsEqual compares events field by field (an Event holds a byte slice, Data, so it
+// is not comparable with ==).
+func eventsEqual(a, b []event.Event) bool {
+	return slices.EqualFunc(a, b, func(x, y event.Event) bool { return reflect.DeepEqual(x, y) })
+}
+
+// inputs returns the MenuInput events.
+func (h *harness) inputs() []event.Event {
+	var in []event.Event
+	for _, e := range h.Events() {
+		if e.Type == event.MenuInput {
+			in = append(in, e)
+		}
+	}
+	return in
 }

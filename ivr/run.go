@@ -28,15 +28,30 @@ type Leg interface {
 	Record(ctx context.Context, max time.Duration) (file string, d time.Duration, err error)
 }
 
+// StatusLeg is a Leg that can look up a work order by the digits a caller keyed and say
+// which prompts read its status back (e.g. ["ticket_dispatched"] or ["ticket_not_found"]).
+// Lookup nodes use it; with a Leg that does not implement it, every number is not found.
+type StatusLeg interface {
+	Leg
+	// WorkOrderStatus looks up the work order whose number, without its letters and
+	// punctuation, is digits (WO20261127-0001 is keyed 202611270001; digits holds the
+	// keys as pressed, without the terminator, and may hold '*'). It returns the prompts
+	// to play in the call's language (they may begin with SayDigits(digits) to read the
+	// number back) and whether the work order exists. When found is false and prompts is
+	// empty, the node's invalid prompt is played. Run calls it on its own goroutine, not
+	// concurrently with Play or Record; it must return promptly when ctx ends.
+	WorkOrderStatus(ctx context.Context, digits string) (prompts []string, found bool)
+}
+
 // Options are the per-call dependencies of Run. Zero fields get defaults: the real
 // clock, no events, no logs.
 type Options struct {
 	// Clock times the collect timeouts and tells the time for hours nodes.
 	Clock clock.Clock
 	// Emit receives the menu's events in order: MenuEntered (Node, Language), MenuInput
-	// (Node, Digits, Via of the first key), MenuRouted (Node, Queue, Skill, Priority,
-	// Language) and MenuMessage (Node, File, Duration). The caller sets Call, Time, Seq
-	// and the envelope. It is called on Run's goroutine and must not block for long.
+	// (Node, Digits, Via of the first key; at a lookup node, the number keyed, before it
+	// is looked up), MenuRouted (Node, Queue, Skill, Priority, Language) and MenuMessage
+	// (Node, File, Duration). The caller sets Call, Time, Seq and the envelope. It is called on Run's goroutine and must not block for long.
 	Emit func(event.Event)
 	// Logger receives warnings (a prompt that failed to play, a recording that failed)
 	// and debug traces; enrich it with the call_id before passing it.
@@ -144,7 +159,7 @@ func (r *runner) run(ctx context.Context) error {
 		if n == nil {
 			return fmt.Errorf("%w %q", ErrUnknownNode, name)
 		}
-		if n.Collect != nil {
+		if n.Collect != nil || n.Lookup != nil {
 			idle = 0
 		} else if idle++; idle > len(r.cfg.Nodes) {
 			return fmt.Errorf("%w at node %q", ErrLoop, name)
@@ -180,6 +195,8 @@ func (r *runner) step(ctx context.Context, name string, n *Node) (next string, d
 		if err := r.message(ctx, name, n.Message); err != nil {
 			return "", false, err
 		}
+	case n.Lookup != nil:
+		return r.lookup(ctx, name, n)
 	case n.Route != nil:
 		return "", true, r.route(ctx, name, n.Route)
 	case n.Say != nil:
@@ -267,6 +284,71 @@ func (r *runner) collect(ctx context.Context, name string, n *Node) (string, boo
 			if _, err := r.play(ctx, []string{prompt}); err != nil {
 				return "", false, err
 			}
+		}
+	}
+}
+
+// lookup runs a lookup node: prompt, number, status, retries.
+func (r *runner) lookup(ctx context.Context, name string, n *Node) (string, bool, error) {
+	l := n.Lookup
+	c := l.collect()
+	sl, _ := r.leg.(StatusLeg)
+	failures := 0
+	for {
+		r.drain()
+		if len(r.pending) == 0 {
+			if _, err := r.play(ctx, []string{l.Prompt}); err != nil {
+				return "", false, err
+			}
+		}
+		input, via, err := r.gather(ctx, c)
+		if err != nil {
+			return "", false, err
+		}
+		var prompts []string
+		found := false
+		if input != "" {
+			r.emit(event.Event{Type: event.MenuInput, Node: name, Digits: input, Via: via})
+			r.setVar(l.Var, input)
+			if sl != nil {
+				prompts, found = sl.WorkOrderStatus(ctx, input)
+				if ctx.Err() != nil {
+					return "", false, context.Cause(ctx)
+				}
+			} else {
+				r.log.Debug("menu lookup: the leg cannot look up work orders; treating as not found", "node", name)
+			}
+			if !found && len(prompts) == 0 && l.Invalid != "" {
+				prompts = []string{l.Invalid}
+			}
+		} else if l.NoInput != "" {
+			prompts = []string{l.NoInput}
+		}
+		r.log.Debug("menu lookup", "node", name, "input", input, "found", found)
+		if found {
+			if _, err := r.play(ctx, prompts); err != nil {
+				return "", false, err
+			}
+			return n.Next, false, nil
+		}
+		failures++
+		last := failures >= max(l.Retries, 1)
+		if input == "" && last {
+			// No input: the caller hears no "please try again" before leaving.
+			if l.Fail == "" {
+				r.res.Action = ActionHangup
+				return "", true, nil
+			}
+			return l.Fail, false, nil
+		}
+		if _, err := r.play(ctx, prompts); err != nil {
+			return "", false, err
+		}
+		if last {
+			if l.NotFound != "" {
+				return l.NotFound, false, nil
+			}
+			return n.Next, false, nil
 		}
 	}
 }

@@ -68,31 +68,200 @@ func TestRunDefaultRoutes(t *testing.T) {
 	}
 }
 
+// order is a work order the fake leg knows, as a caller keys it (WO20261127-0001).
+const order = "202611270001"
+
+// enterOrder presses 5 in the main menu (which must be waiting) and keys number and
+// '#' at the lookup's prompt.
+func (h *harness) enterOrder(number string) {
+	h.t.Helper()
+	h.pressWait("5") // followup_enter, then the first-key timer
+	h.keyOrder(number)
+}
+
+// keyOrder keys number and '#' at a lookup that is waiting for the first key.
+func (h *harness) keyOrder(number string) {
+	h.t.Helper()
+	for i := 0; i < len(number); i++ {
+		h.pressWait(number[i : i+1])
+	}
+	h.press("#")
+}
+
+// waitLookup waits until the leg was asked for a work order's status.
+func (h *harness) waitLookup() {
+	h.t.Helper()
+	select {
+	case <-h.leg.looking:
+	case <-time.After(safety):
+		h.t.Fatalf("no work order lookup; played %v", h.leg.Played())
+	}
+}
+
 func TestRunFollowUp(t *testing.T) {
-	t.Run("terminator", func(t *testing.T) {
+	desk := Route{Queue: "followup", Skill: "follow-up", Priority: 5, Language: "zh"}
+	t.Run("found, then 0 for the follow-up desk", func(t *testing.T) {
 		leg := newFakeLeg()
+		leg.orders[order] = []string{"ticket_dispatched"}
 		h := start(t, Default(), leg)
 		h.waitTimer()
-		h.pressWait("5") // followup_enter, then the first-key timer
-		h.pressWait("4")
-		h.pressWait("0")
-		h.pressWait("7")
-		h.press("#")
+		h.enterOrder(order)
+		h.waitLookup()
+		h.waitTimer() // the menu after the status waits for a key
+		h.press("0")
 		res, err := h.wait()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Vars["ticket"] != "407" || res.Digits != "5407#" {
+		if res.Action != ActionRoute || res.Route != desk {
+			t.Errorf("result %v %+v, want route %+v", res.Action, res.Route, desk)
+		}
+		if res.Vars["ticket"] != order || res.Digits != "5"+order+"#0" {
 			t.Errorf("vars %v digits %q", res.Vars, res.Digits)
 		}
-		want := Route{Queue: "followup", Skill: "follow-up", Priority: 5, Language: "zh"}
-		if res.Action != ActionRoute || res.Route != want {
-			t.Errorf("route %+v, want %+v", res.Route, want)
+		if got := leg.Lookups(); !slices.Equal(got, []string{order}) {
+			t.Errorf("lookups %q, want %q", got, order)
 		}
-		checkPlayed(t, leg, cat(zh("welcome", "main_menu", "followup_enter", "num_4", "num_0", "num_7", "connecting", "desk_followup")))
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "ticket_dispatched", "main_menu", "connecting", "desk_followup"))
+		want := []string{"welcome", "hours", "main", "followup", "followup_after", "followup_desk"}
+		if !slices.Equal(res.Path, want) {
+			t.Errorf("path %v, want %v", res.Path, want)
+		}
+		wantIn := []event.Event{
+			{Type: event.MenuInput, Node: "main", Digits: "5", Via: event.ViaRFC4733},
+			{Type: event.MenuInput, Node: "followup", Digits: order, Via: event.ViaRFC4733},
+			{Type: event.MenuInput, Node: "followup_after", Digits: "0", Via: event.ViaRFC4733},
+		}
+		if got := h.inputs(); !eventsEqual(got, wantIn) {
+			t.Errorf("inputs\n got %+v\nwant %+v", got, wantIn)
+		}
 	})
-	t.Run("inter-digit timeout", func(t *testing.T) {
+	t.Run("found, then silence says goodbye", func(t *testing.T) {
 		leg := newFakeLeg()
+		leg.orders[order] = []string{"ticket_closed"}
+		h := start(t, Default(), leg)
+		h.waitTimer()
+		h.enterOrder(order)
+		h.timeout(5 * time.Second)
+		h.timeout(5 * time.Second)
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Action != ActionHangup {
+			t.Errorf("action %v, want hangup", res.Action)
+		}
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "ticket_closed", "main_menu", "no_input", "main_menu", "goodbye"))
+	})
+	t.Run("found, then 5 for another", func(t *testing.T) {
+		leg := newFakeLeg()
+		leg.orders[order] = []string{"ticket_open"}
+		leg.orders["202611270002"] = []string{"ticket_replied"}
+		h := start(t, Default(), leg)
+		h.waitTimer()
+		h.enterOrder(order)
+		h.waitLookup()
+		h.waitTimer()
+		h.enterOrder("202611270002")
+		h.waitLookup()
+		h.waitTimer()
+		h.press("0")
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Route != desk || res.Vars["ticket"] != "202611270002" {
+			t.Errorf("route %+v vars %v", res.Route, res.Vars)
+		}
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "ticket_open", "main_menu",
+			"followup_enter", "ticket_replied", "main_menu", "connecting", "desk_followup"))
+	})
+	t.Run("not found, then found", func(t *testing.T) {
+		leg := newFakeLeg()
+		leg.orders[order] = []string{"ticket_dispatched"}
+		h := start(t, Default(), leg)
+		h.waitTimer()
+		h.enterOrder("2026112700")
+		h.waitLookup()
+		h.waitTimer() // asked again
+		h.keyOrder(order)
+		h.waitLookup()
+		h.waitTimer()
+		h.press("0")
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Route != desk || res.Vars["ticket"] != order {
+			t.Errorf("route %+v vars %v", res.Route, res.Vars)
+		}
+		if got, want := leg.Lookups(), []string{"2026112700", order}; !slices.Equal(got, want) {
+			t.Errorf("lookups %q, want %q", got, want)
+		}
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "ticket_not_found", "followup_enter",
+			"ticket_dispatched", "main_menu", "connecting", "desk_followup"))
+		var nodes []string
+		for _, e := range h.inputs() {
+			nodes = append(nodes, e.Node+"="+e.Digits)
+		}
+		if want := []string{"main=5", "followup=2026112700", "followup=" + order, "followup_after=0"}; !slices.Equal(nodes, want) {
+			t.Errorf("inputs %v, want %v", nodes, want)
+		}
+	})
+	t.Run("not found three times: the follow-up desk", func(t *testing.T) {
+		leg := newFakeLeg()
+		h := start(t, Default(), leg)
+		h.waitTimer()
+		h.enterOrder("1")
+		h.waitTimer()
+		h.keyOrder("2")
+		h.waitTimer()
+		h.keyOrder("3")
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Action != ActionRoute || res.Route != desk || res.Vars["ticket"] != "3" {
+			t.Errorf("result %v %+v vars %v", res.Action, res.Route, res.Vars)
+		}
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "ticket_not_found", "followup_enter",
+			"ticket_not_found", "followup_enter", "ticket_not_found", "connecting", "desk_followup"))
+		if want := []string{"welcome", "hours", "main", "followup", "followup_desk"}; !slices.Equal(res.Path, want) {
+			t.Errorf("path %v, want %v", res.Path, want)
+		}
+	})
+	t.Run("no input: timeouts from the clock, then the follow-up desk", func(t *testing.T) {
+		leg := newFakeLeg()
+		h := start(t, Default(), leg)
+		h.waitTimer()
+		h.pressWait("5")
+		h.clk.Advance(10*time.Second - time.Millisecond)
+		if n := h.clk.Pending(); n != 1 {
+			t.Fatalf("the lookup's 10s first-key timeout fired early (%d timers pending)", n)
+		}
+		h.clk.Advance(time.Millisecond)
+		h.timeout(10 * time.Second)
+		h.timeout(10 * time.Second)
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Route != desk || res.Digits != "5" || len(leg.Lookups()) != 0 {
+			t.Errorf("route %+v digits %q lookups %q", res.Route, res.Digits, leg.Lookups())
+		}
+		if _, ok := res.Vars["ticket"]; ok {
+			t.Errorf("ticket set without input: %v", res.Vars)
+		}
+		// The third silence goes to the desk without another "please try again".
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "no_input", "followup_enter", "no_input",
+			"followup_enter", "connecting", "desk_followup"))
+		if got := len(h.inputs()); got != 1 {
+			t.Errorf("%d MenuInput events, want 1 (the 5)", got)
+		}
+	})
+	t.Run("inter-digit timeout ends the number", func(t *testing.T) {
+		leg := newFakeLeg()
+		leg.orders["12"] = []string{"ticket_open"}
 		h := start(t, Default(), leg)
 		h.waitTimer()
 		h.pressWait("5")
@@ -103,31 +272,141 @@ func TestRunFollowUp(t *testing.T) {
 			t.Fatalf("after 4s %d timers pending, want the inter-digit timer still armed", n)
 		}
 		h.clk.Advance(time.Second)
-		res, err := h.wait()
-		if err != nil {
-			t.Fatal(err)
+		h.waitLookup()
+		if got := leg.Lookups(); !slices.Equal(got, []string{"12"}) {
+			t.Errorf("lookups %q, want 12", got)
 		}
-		if res.Vars["ticket"] != "12" || res.Route.Queue != "followup" {
-			t.Errorf("vars %v route %+v", res.Vars, res.Route)
-		}
+		h.waitPlay("ticket_open")
 	})
-	t.Run("max digits", func(t *testing.T) {
+	t.Run("max digits ends the number", func(t *testing.T) {
 		leg := newFakeLeg()
 		h := start(t, Default(), leg)
 		h.waitTimer()
 		h.pressWait("5")
-		for _, k := range "12345678901" {
+		for _, k := range "123456789012345" {
 			h.pressWait(string(k))
 		}
-		h.press("2") // the 12th digit ends the entry without '#'
+		h.press("6") // the 16th digit ends the entry without '#'
+		h.waitLookup()
+		if got := leg.Lookups(); !slices.Equal(got, []string{"1234567890123456"}) {
+			t.Errorf("lookups %q", got)
+		}
+	})
+	t.Run("a leg without StatusLeg finds nothing", func(t *testing.T) {
+		leg := newFakeLeg()
+		leg.orders[order] = []string{"ticket_dispatched"} // never asked
+		h := startLeg(t, Default(), leg, plainLeg{leg}, t0)
+		h.waitTimer()
+		h.enterOrder(order)
+		h.waitTimer()
+		h.keyOrder(order)
+		h.waitTimer()
+		h.keyOrder(order)
 		res, err := h.wait()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Vars["ticket"] != "123456789012" {
-			t.Errorf("ticket %q", res.Vars["ticket"])
+		if res.Route != desk || res.Vars["ticket"] != order || len(leg.Lookups()) != 0 {
+			t.Errorf("route %+v vars %v lookups %q", res.Route, res.Vars, leg.Lookups())
+		}
+		// The node's invalid prompt stands in for the leg's.
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "ticket_not_found", "followup_enter",
+			"ticket_not_found", "followup_enter", "ticket_not_found", "connecting", "desk_followup"))
+	})
+	t.Run("type-ahead: the whole entry at once", func(t *testing.T) {
+		leg := newFakeLeg("welcome", "main_menu")
+		leg.orders[order] = []string{"ticket_replied"}
+		for _, k := range "5" + order + "#0" {
+			leg.digits <- media.Digit{Key: byte(k), Via: event.ViaINFO}
+		}
+		h := start(t, Default(), leg)
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Route != desk {
+			t.Errorf("route %+v", res.Route)
+		}
+		// The status is never skipped by keys typed before it; the menu after it is.
+		checkPlayed(t, leg, zh("welcome", "ticket_replied", "connecting", "desk_followup"))
+	})
+	t.Run("English", func(t *testing.T) {
+		leg := newFakeLeg()
+		leg.orders[order] = []string{"ticket_open"}
+		h := start(t, Default(), leg)
+		h.waitTimer()
+		h.pressWait("9")
+		h.enterOrder(order)
+		h.waitLookup()
+		h.waitTimer()
+		h.press("0")
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := desk
+		want.Language = "en"
+		if res.Route != want {
+			t.Errorf("route %+v, want %+v", res.Route, want)
+		}
+		checkPlayed(t, leg, cat(zh("welcome", "main_menu"), en("main_menu", "followup_enter", "ticket_open", "main_menu", "connecting", "desk_followup")))
+	})
+	t.Run("not_found empty goes to next", func(t *testing.T) {
+		cfg := Default()
+		cfg.Nodes["followup"].Lookup.NotFound = ""
+		cfg.Nodes["followup"].Lookup.Retries = 0
+		leg := newFakeLeg()
+		leg.notFound = nil // the leg names no prompts: the node's invalid prompt plays
+		h := start(t, cfg, leg)
+		h.waitTimer()
+		h.enterOrder("7")
+		h.waitTimer()
+		h.press("0")
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"welcome", "hours", "main", "followup", "followup_after", "followup_desk"}; !slices.Equal(res.Path, want) {
+			t.Errorf("path %v, want %v", res.Path, want)
+		}
+		checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter", "ticket_not_found", "main_menu", "connecting", "desk_followup"))
+	})
+	t.Run("no fail node: silence hangs up", func(t *testing.T) {
+		cfg := Default()
+		cfg.Nodes["followup"].Lookup.Fail = ""
+		cfg.Nodes["followup"].Lookup.Retries = 1
+		leg := newFakeLeg()
+		h := start(t, cfg, leg)
+		h.waitTimer()
+		h.pressWait("5")
+		h.clk.Advance(10 * time.Second)
+		res, err := h.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Action != ActionHangup {
+			t.Errorf("action %v, want hangup", res.Action)
 		}
 	})
+}
+
+func TestRunHangupDuringLookup(t *testing.T) {
+	hungUp := errors.New("caller hung up")
+	leg := newFakeLeg()
+	leg.statusBlock = true
+	h := start(t, Default(), leg)
+	h.waitTimer()
+	h.enterOrder(order)
+	h.waitLookup()
+	h.cancel(hungUp)
+	res, err := h.wait()
+	if !errors.Is(err, hungUp) {
+		t.Fatalf("err %v, want the cancel cause", err)
+	}
+	if res.Action != 0 || res.Vars["ticket"] != order {
+		t.Errorf("action %v vars %v after a hang-up during the lookup", res.Action, res.Vars)
+	}
+	checkPlayed(t, leg, zh("welcome", "main_menu", "followup_enter"))
 }
 
 func TestRunEnglish(t *testing.T) {
@@ -171,7 +450,7 @@ func TestRunBargeIn(t *testing.T) {
 		{Type: event.MenuInput, Node: "main", Digits: "1", Via: event.ViaRFC4733},
 		{Type: event.MenuRouted, Node: "main", Queue: "general", Skill: "call-taking", Priority: 5, Language: "zh"},
 	}
-	if got := h.Events(); !slices.Equal(got, want) {
+	if got := h.Events(); !eventsEqual(got, want) {
 		t.Errorf("events\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -201,7 +480,7 @@ func TestRunTypeAhead(t *testing.T) {
 		{Type: event.MenuInput, Node: "main", Digits: "9", Via: event.ViaINFO},
 		{Type: event.MenuInput, Node: "main_en", Digits: "1", Via: event.ViaInband},
 	}
-	if !slices.Equal(inputs, wantIn) {
+	if !eventsEqual(inputs, wantIn) {
 		t.Errorf("inputs %+v, want %+v", inputs, wantIn)
 	}
 }
@@ -386,7 +665,7 @@ func TestRunMessage(t *testing.T) {
 		}
 	}
 	want := []event.Event{{Type: event.MenuMessage, Node: "message", File: "messages/1.wav", Duration: 7 * time.Second}}
-	if !slices.Equal(msgs, want) {
+	if !eventsEqual(msgs, want) {
 		t.Errorf("message events %+v, want %+v", msgs, want)
 	}
 	if want := []string{"welcome", "hours", "closed", "message", "bye"}; !slices.Equal(res.Path, want) {

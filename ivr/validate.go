@@ -12,12 +12,12 @@ import (
 // every configured language; queues, when not nil, must know every queue a route names.
 //
 // Rejected: no languages or start; a node with no action or with two; play, language,
-// message or say without a continuation; options without collect, or with a bad key (one
-// of 0-9 * #, or with collect.max > 1 the exact digit string); negative max, timeouts or
-// retries; a missing prompt; a reference to an unknown node, language, calendar, queue or
-// variable; bad time spans, dates or time zones; a node not reachable from start; and a
-// loop without input: a cycle of nodes none of which collects digits, which would keep a
-// caller in the menu forever.
+// message, lookup or say without a continuation; options without collect, or with a bad
+// key (one of 0-9 * #, or with collect.max > 1 the exact digit string); negative max,
+// max_digits, timeouts or retries; a missing prompt; a reference to an unknown node,
+// language, calendar, queue or variable; bad time spans, dates or time zones; a node not
+// reachable from start; and a loop without input: a cycle of nodes none of which
+// collects digits (a collect or a lookup), which would keep a caller in the menu forever.
 func (c *Config) Validate(cat Catalog, queues func(name string) bool) error {
 	v := &validator{cfg: c, cat: cat, queues: queues}
 	if c == nil {
@@ -43,6 +43,9 @@ func (c *Config) Validate(cat Catalog, queues func(name string) bool) error {
 	for _, n := range c.Nodes {
 		if n != nil && n.Collect != nil && n.Collect.Var != "" {
 			v.vars[n.Collect.Var] = true
+		}
+		if n != nil && n.Lookup != nil && n.Lookup.Var != "" {
+			v.vars[n.Lookup.Var] = true
 		}
 	}
 	if len(c.Nodes) == 0 {
@@ -157,6 +160,9 @@ func (n *Node) actions() []string {
 	if n.Message != nil {
 		a = append(a, "message")
 	}
+	if n.Lookup != nil {
+		a = append(a, "lookup")
+	}
 	if n.Route != nil {
 		a = append(a, "route")
 	}
@@ -190,7 +196,7 @@ func (v *validator) node(name string, n *Node) {
 	kind := ""
 	switch len(acts) {
 	case 0:
-		v.add(p, "no action: want one of play, language, hours, message, route, say, goto or hangup")
+		v.add(p, "no action: want one of play, language, hours, message, lookup, route, say, goto or hangup")
 	case 1:
 		kind = acts[0]
 	default:
@@ -204,7 +210,7 @@ func (v *validator) node(name string, n *Node) {
 		if !n.Hangup && n.Next == "" && n.Collect == nil {
 			v.add(p, "%s needs a continuation: next, hangup or collect", kind)
 		}
-	case "language", "message":
+	case "language", "message", "lookup":
 		if n.Next == "" {
 			v.add(p+".next", "missing: name the node after %s", kind)
 		}
@@ -264,6 +270,9 @@ func (v *validator) node(name string, n *Node) {
 			v.add(p+".message.max", "negative duration %v", m.Max)
 		}
 	}
+	if l := n.Lookup; l != nil {
+		v.lookup(p+".lookup", l)
+	}
 	if n.Route != nil {
 		v.route(p+".route", n.Route)
 	}
@@ -297,6 +306,36 @@ func (v *validator) collect(p string, c *Collect) {
 	v.ref(p+".fail", c.Fail, false)
 	if c.Var != "" && !validName(c.Var) {
 		v.add(p+".var", "bad variable name %q: use letters, digits, '_' and '-'", c.Var)
+	}
+}
+
+func (v *validator) lookup(p string, l *Lookup) {
+	v.prompt(p+".prompt", l.Prompt)
+	if l.MaxDigits < 0 {
+		v.add(p+".max_digits", "must be at least 1 (0 means %d), got %d", DefaultLookupDigits, l.MaxDigits)
+	}
+	if l.Timeout < 0 {
+		v.add(p+".timeout", "negative duration %v", l.Timeout)
+	}
+	if l.InterDigit < 0 {
+		v.add(p+".inter_digit", "negative duration %v", l.InterDigit)
+	}
+	if l.Retries < 0 {
+		v.add(p+".retries", "must be 0 or more, got %d", l.Retries)
+	}
+	if l.Terminator != "" && (len(l.Terminator) != 1 || !isKey(l.Terminator[0])) {
+		v.add(p+".terminator", "bad terminator %q: want one of 0-9 * #", l.Terminator)
+	}
+	if l.NoInput != "" {
+		v.prompt(p+".no_input", l.NoInput)
+	}
+	if l.Invalid != "" {
+		v.prompt(p+".invalid", l.Invalid)
+	}
+	v.ref(p+".not_found", l.NotFound, false)
+	v.ref(p+".fail", l.Fail, false)
+	if l.Var != "" && !validName(l.Var) {
+		v.add(p+".var", "bad variable name %q: use letters, digits, '_' and '-'", l.Var)
 	}
 }
 
@@ -359,7 +398,7 @@ func (v *validator) say(p string, s *Say) {
 	case (s.Var == "") == (s.Number == nil):
 		v.add(p, "say needs exactly one of var and number")
 	case s.Var != "" && !v.vars[s.Var]:
-		v.add(p+".var", "unknown variable %q: no collect stores it", s.Var)
+		v.add(p+".var", "unknown variable %q: no collect or lookup stores it", s.Var)
 	case s.Number != nil && *s.Number < 0:
 		v.add(p+".number", "must be 0 or more, got %d", *s.Number)
 	}
@@ -402,6 +441,10 @@ func (n *Node) edges(self string) []string {
 	if n.Collect != nil {
 		add(n.Collect.Fail)
 	}
+	if n.Lookup != nil {
+		add(n.Lookup.NotFound)
+		add(n.Lookup.Fail)
+	}
 	for _, k := range sortedKeys(n.Options) {
 		if o := n.Options[k]; o != nil {
 			add(o.Goto)
@@ -437,12 +480,12 @@ func (v *validator) reachable() {
 	}
 }
 
-// loops reports every cycle of nodes that do not collect digits (a strongly connected
+// loops reports every cycle of nodes that do not collect digits (collect or lookup) (a strongly connected
 // component of the non-collecting subgraph with more than one node, or a node that
 // leads to itself), once, at its first node by name.
 func (v *validator) loops() {
 	nodes := v.cfg.Nodes
-	passive := func(name string) bool { n := nodes[name]; return n != nil && n.Collect == nil }
+	passive := func(name string) bool { n := nodes[name]; return n != nil && n.Collect == nil && n.Lookup == nil }
 	// Tarjan's algorithm, iterating names in sorted order for stable output.
 	index := map[string]int{}
 	low := map[string]int{}

@@ -13,7 +13,8 @@ import (
 func promptNames() map[string][]string {
 	common := []string{"welcome", "main_menu", "invalid_choice", "no_input", "goodbye", "connecting",
 		"desk_general", "desk_business", "desk_talent", "desk_household", "desk_followup", "desk_foreign",
-		"followup_enter", "message_prompt", "message_saved", "closed"}
+		"followup_enter", "message_prompt", "message_saved", "closed",
+		"ticket_not_found", "ticket_open", "ticket_dispatched", "ticket_replied", "ticket_closed"}
 	var zhNums, enNums []string
 	for i := 0; i <= 10; i++ {
 		zhNums = append(zhNums, fmt.Sprintf("num_%d", i))
@@ -71,9 +72,16 @@ nodes:
     options:
       "1": {route: {queue: general, skill: call-taking, priority: 5, play: [connecting]}}
       "5": {goto: followup}
+      "6": {goto: status}
       "9": {goto: english}
       "*": {repeat: true}
   agent: {route: {queue: general}}
+  status:
+    lookup: {prompt: followup_enter, max_digits: 16, terminator: "#", timeout: 10s, inter_digit: 5s, retries: 2,
+             no_input: no_input, invalid: ticket_not_found, var: order, not_found: sorry, fail: agent}
+    next: status_read
+  status_read: {say: {var: order}, next: status}
+  sorry: {play: [ticket_not_found], next: agent}
   english: {language: en, next: main}
   followup: {play: [followup_enter], collect: {max: 12, terminator: "#", inter_digit: 5s, var: ticket}, next: readback}
   readback: {say: {var: ticket}, next: count}
@@ -99,6 +107,34 @@ func TestValidateAccepts(t *testing.T) {
 	// Without a catalogue or a queue list those checks are skipped.
 	if err := baseConfig(t).Validate(nil, nil); err != nil {
 		t.Fatalf("base config rejected without catalogue: %v", err)
+	}
+}
+
+// TestValidateLookup checks what the base config's lookup node shows: it takes input, so
+// a cycle through it (status -> status_read -> status) is no loop without input; a node
+// reached only through not_found is reachable; a say may read the lookup's var; and the
+// optional keys may be left out.
+func TestValidateLookup(t *testing.T) {
+	c := baseConfig(t)
+	if err := c.Validate(testCatalog(t), knownQueues); err != nil {
+		t.Fatalf("base config with a lookup rejected: %v", err)
+	}
+	c.Nodes["status"].Lookup = &Lookup{Prompt: "followup_enter"}
+	c.Nodes["main"].Options["7"] = &Option{Goto: "sorry"}
+	if err := c.Validate(testCatalog(t), knownQueues); err == nil || !strings.Contains(err.Error(), "nodes.status_read.say.var") {
+		t.Fatalf("a lookup without var: got %v, want the say's unknown variable", err)
+	}
+	c.Nodes["status"].Lookup.Var = "order"
+	if err := c.Validate(testCatalog(t), knownQueues); err != nil {
+		t.Fatalf("a minimal lookup rejected: %v", err)
+	}
+	// A lookup on its own is not a loop: it waits for the caller.
+	c.Nodes["status"].Lookup.NotFound = "status"
+	if err := c.Validate(testCatalog(t), knownQueues); err != nil {
+		t.Fatalf("a lookup that asks again when not found rejected: %v", err)
+	}
+	if got := c.Nodes["status"].Lookup.collect(); got.Max != DefaultLookupDigits || got.Terminator != "#" || got.timeout() != DefaultTimeout {
+		t.Errorf("lookup defaults: %+v", got)
 	}
 }
 
@@ -275,7 +311,7 @@ func TestValidateRejects(t *testing.T) {
 		{"bad var name", func(c *Config) { n(c, "followup").Collect.Var = "a b" }, nil,
 			"nodes.followup.collect.var", `bad variable name "a b"`},
 		{"say unknown var", func(c *Config) { n(c, "readback").Say.Var = "tickt" }, nil,
-			"nodes.readback.say.var", `unknown variable "tickt": no collect stores it`},
+			"nodes.readback.say.var", `unknown variable "tickt": no collect or lookup stores it`},
 		{"say both", func(c *Config) { v := int64(1); n(c, "readback").Say.Number = &v }, nil,
 			"nodes.readback.say", "exactly one of var and number"},
 		{"say negative", func(c *Config) { v := int64(-1); n(c, "count").Say.Number = &v }, nil,
@@ -299,6 +335,44 @@ func TestValidateRejects(t *testing.T) {
 			n(c, "main").Options["2"] = &Option{Goto: "a.b"}
 		}, nil,
 			"nodes.a.b", `bad node name "a.b"`},
+		{"lookup without next", func(c *Config) { n(c, "status").Next = "" }, nil,
+			"nodes.status.next", "missing: name the node after lookup"},
+		{"lookup with hangup", func(c *Config) { n(c, "status").Hangup = true }, nil,
+			"nodes.status.hangup", "hangup only follows play or say"},
+		{"lookup and play", func(c *Config) { n(c, "status").Play = []string{"welcome"} }, nil,
+			"nodes.status", "more than one action (play, lookup)"},
+		{"lookup with collect", func(c *Config) { n(c, "status").Collect = &Collect{} }, nil,
+			"nodes.status.collect", "collect needs play"},
+		{"lookup with options", func(c *Config) { n(c, "status").Options = map[string]*Option{"1": {Goto: "main"}} }, nil,
+			"nodes.status.options", "options without collect"},
+		{"lookup without prompt", func(c *Config) { n(c, "status").Lookup.Prompt = "" }, nil,
+			"nodes.status.lookup.prompt", "empty prompt name"},
+		{"lookup prompt missing", nil, []string{"en/followup_enter"},
+			"nodes.status.lookup.prompt", `prompt "followup_enter" missing in language "en"`},
+		{"lookup invalid prompt missing", nil, []string{"zh/ticket_not_found"},
+			"nodes.status.lookup.invalid", `prompt "ticket_not_found" missing in language "zh"`},
+		{"lookup no_input prompt missing", func(c *Config) { n(c, "status").Lookup.NoInput = "nope" }, nil,
+			"nodes.status.lookup.no_input", `prompt "nope" missing in language "zh"`},
+		{"lookup negative max_digits", func(c *Config) { n(c, "status").Lookup.MaxDigits = -1 }, nil,
+			"nodes.status.lookup.max_digits", "must be at least 1 (0 means 16), got -1"},
+		{"lookup negative timeout", func(c *Config) { n(c, "status").Lookup.Timeout = -1 }, nil,
+			"nodes.status.lookup.timeout", "negative duration"},
+		{"lookup negative inter-digit", func(c *Config) { n(c, "status").Lookup.InterDigit = -1 }, nil,
+			"nodes.status.lookup.inter_digit", "negative duration"},
+		{"lookup negative retries", func(c *Config) { n(c, "status").Lookup.Retries = -1 }, nil,
+			"nodes.status.lookup.retries", "must be 0 or more, got -1"},
+		{"lookup bad terminator", func(c *Config) { n(c, "status").Lookup.Terminator = "##" }, nil,
+			"nodes.status.lookup.terminator", `bad terminator "##"`},
+		{"lookup unknown not_found", func(c *Config) { n(c, "status").Lookup.NotFound = "sory" }, nil,
+			"nodes.status.lookup.not_found", `unknown node "sory"`},
+		{"lookup unknown fail", func(c *Config) { n(c, "status").Lookup.Fail = "agnt" }, nil,
+			"nodes.status.lookup.fail", `unknown node "agnt"`},
+		{"lookup bad var", func(c *Config) { n(c, "status").Lookup.Var = "a b" }, nil,
+			"nodes.status.lookup.var", `bad variable name "a b"`},
+		{"say var of a lookup renamed", func(c *Config) { n(c, "status").Lookup.Var = "" }, nil,
+			"nodes.status_read.say.var", `unknown variable "order": no collect or lookup stores it`},
+		{"lookup targets still checked for reachability", func(c *Config) { n(c, "status").Lookup.NotFound = "" }, nil,
+			"nodes.sorry", `unreachable from start "welcome"`},
 		{"no start", func(c *Config) { c.Start = "" }, nil, "start", "missing"},
 		{"unknown start", func(c *Config) { c.Start = "hello" }, nil, "start", `unknown node "hello"`},
 		{"no languages", func(c *Config) { c.Languages = nil }, nil, "languages", "missing"},

@@ -312,3 +312,11 @@ func (b *Book) Len() int {
 	defer b.mu.Unlock()
 	return len(b.ids)
 }
+
+// Location is the calendar's time zone (the zone of work-order days and deadlines).
+func (b *Book) Location() *time.Location {
+	if b.cal.Loc == nil {
+		return time.Local
+	}
+	return b.cal.Loc
+}

@@ -51,6 +51,9 @@ type Options struct {
 	Auditor Auditor
 	// Reports, with Sessions, serves GET /api/v1/reports to supervisors (*report.Live).
 	Reports Reports
+	// Tickets, with Sessions, serves the work orders (/api/v1/tickets) and the
+	// hooks' dead letters.
+	Tickets Tickets
 	Logger  *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
@@ -106,6 +109,9 @@ func Handler(o Options) http.Handler {
 		mux.HandleFunc("GET /supervisor", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/supervisor/", http.StatusFound)
 		})
+	}
+	if o.Tickets != nil && o.Sessions != nil {
+		a.ticketRoutes(mux)
 	}
 	if o.Reports != nil && o.Sessions != nil {
 		mux.HandleFunc("GET /api/v1/reports", o.Sessions.requireAuth(reportsHandler(o.Reports)))

@@ -45,6 +45,8 @@ const acdConfig = `
 sip:
   registrar:
     algorithms: [MD5]
+survey:
+  post_call: false # these tests end calls from the agent's side; the survey has its own
 `
 
 // seatSIPpDir holds the agent-phone scenarios of the sip package's tests.

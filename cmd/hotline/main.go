@@ -129,7 +129,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
 		CallbackVia: callbackVia(cfg.SIP.Trunks),
 		WebRTC:      webrtcConfig(cfg.WebRTC, log), RestoreTimeout: cfg.WebRTC.RestoreTimeout,
-		RecordingsDir: recordingsDir(cfg.Data), Supervisors: supervisorIDs(cfg.Supervisors),
+		RecordingsDir: recordingsDir(cfg.Data), Supervisors: supervisorIDs(cfg.Supervisors), TicketsDir: cfg.Data,
 	})
 	if err != nil {
 		return err
@@ -177,7 +177,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 			Events:     st, // the agents' WebSocket
 			Softphones: softphones(mgr, cfg.WebRTC), ICEServers: cfg.WebRTC.ICEServers,
 			Recordings: mgr,
-			Directory:  directory(cfg), Auditor: mgr, Monitor: mgr, Reports: live,
+			Directory:  directory(cfg), Auditor: mgr, Monitor: mgr, Reports: live, Tickets: mgr,
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")
