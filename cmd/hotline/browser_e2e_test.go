@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -247,6 +248,29 @@ func TestAgentPageInChromium(t *testing.T) {
 		t.Fatal("Alt+H did not hang the caller up")
 	}
 	poll(t, page, "call left", `hotline.call === null`, 5*time.Second)
+	// The after-call form opens: a complaint dispatched to the housing department.
+	poll(t, page, "the after-call form", `!document.getElementById("form").hidden && document.getElementById("fDepartment").options.length > 0`, 5*time.Second)
+	first := e.waitCall("the first call", 5*time.Second, func(c store.CallRecord) bool { return c.Agent == "1005" })
+	cdp(t, page, "category", chromedp.SetValue("#fCategory", "complaint"))
+	cdp(t, page, "summary", chromedp.SendKeys("#fSummary", "the street light is out"))
+	cdp(t, page, "dispatched", chromedp.Click(`input[name=disp][value=dispatched]`))
+	cdp(t, page, "department", chromedp.SetValue("#fDepartment", "housing"))
+	artifact(t, "agent-page-after-call-form.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
+	cdp(t, page, "create the work order", chromedp.Click("#ticketBtn"))
+	poll(t, page, "work order created", `hotline.lastTicket && hotline.lastTicket.id.startsWith("WO")`, 10*time.Second)
+	code, _, body := e.getAuth("/api/v1/tickets", e.login("1005"))
+	var tl struct {
+		Tickets []struct {
+			ID, Call, Caller, Queue, Recording, Category, Disposition, Department, Status string
+		} `json:"tickets"`
+	}
+	if err := json.Unmarshal(body, &tl); err != nil || code != 200 || len(tl.Tickets) != 1 {
+		t.Fatalf("the agent's work orders: %d %s", code, body)
+	}
+	if w := tl.Tickets[0]; w.Call != first.ID || w.Caller != first.Caller || w.Queue != "general" || w.Recording != first.ID ||
+		w.Category != "complaint" || w.Disposition != "dispatched" || w.Department != "housing" || w.Status != "open" {
+		t.Errorf("the work order from the form: %+v (call %s)", w, first.ID)
+	}
 	e.waitCall("ended by the agent", 5*time.Second, func(c store.CallRecord) bool { return c.Agent == "1005" && c.State == "ended" && c.Side == "agent" })
 	poll(t, page, "wrap-up", `hotline.state === "wrap-up"`, 5*time.Second)
 	cdp(t, page, "ready after wrap-up", chromedp.Click("#readyBtn"))

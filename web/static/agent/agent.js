@@ -15,6 +15,9 @@ const T = {
     micMissing: "没有找到麦克风：请插入耳麦后点“重试”。", micDenied: "浏览器不允许使用麦克风：请在地址栏的权限设置中允许麦克风，然后点“重试”。",
     micOther: "麦克风无法打开：", mediaFailed: "媒体连接失败：请检查网络或防火墙是否放行引擎的 UDP 端口，然后点“重试”。",
     signalDown: "与服务器的连接已断开，正在重连…", badLogin: "工号或密码错误。", tooMany: "登录失败次数过多，请稍后再试。",
+    afterCall: "话后登记", category: "类别", district: "区", address: "地址", summary: "诉求摘要", direct: "直接答复",
+    dispatched: "派单至", createTicket: "生成工单", skip: "不登记", ticketMade: "已生成工单",
+    consultation: "咨询", help: "求助", suggestion: "建议", praise: "表扬", complaint: "投诉", report: "举报",
     supervisor: "班长", listen: "监听中", whisper: "耳语中", barge: "强插中", leave: "已退出",
     consult: "咨询", consulting: "咨询中", complete: "完成转接", cancelConsult: "取消咨询",
     started: "振铃", connected: "已接通",
@@ -32,6 +35,9 @@ const T = {
     micMissing: "No microphone found: plug in your headset, then press Retry.", micDenied: "The browser does not allow the microphone: allow it in the address bar's site permissions, then press Retry.",
     micOther: "The microphone cannot be opened: ", mediaFailed: "The media connection failed: check the network, or that the firewall lets the engine's UDP port through, then press Retry.",
     signalDown: "Connection to the server lost, reconnecting…", badLogin: "Unknown agent or wrong password.", tooMany: "Too many failed logins: wait and try again.",
+    afterCall: "After-call form", category: "Category", district: "District", address: "Address", summary: "Summary", direct: "Answered directly",
+    dispatched: "Dispatch to", createTicket: "Create work order", skip: "Skip", ticketMade: "Work order created",
+    consultation: "consultation", help: "help request", suggestion: "suggestion", praise: "praise", complaint: "complaint", report: "report",
     supervisor: "Supervisor", listen: "listening", whisper: "whispering", barge: "barged in", leave: "left",
     consult: "Consult", consulting: "Consulting", complete: "Complete transfer", cancelConsult: "Cancel consult",
     started: "ringing", connected: "connected",
@@ -502,6 +508,7 @@ function renderCall() {
 
 function endCall(how) {
   logEvent(t("hangup") + " " + how);
+  if (S.call) openForm(S.call);
   S.call = null;
   S.held = false;
   S.recPaused = false;
@@ -571,6 +578,41 @@ $("consultBtn").addEventListener("click", async () => {
 });
 $("completeBtn").addEventListener("click", () => S.consult && op({ op: "consult_complete" }));
 $("cancelBtn").addEventListener("click", () => S.consult && op({ op: "consult_cancel" }));
+
+// ---- the after-call form: a work order for the call just ended ---------------
+
+let dir = null;
+async function openForm(c) {
+  S.formCall = c.call;
+  $("form").hidden = false;
+  $("formCall").textContent = c.caller || "";
+  $("ticketResult").textContent = "";
+  if (!dir) {
+    try { dir = await api("GET", "/api/v1/tickets/directory"); } catch (_) { dir = { categories: [], departments: [] }; }
+    for (const k of dir.categories) $("fCategory").add(new Option(t(k), k));
+    for (const d of dir.departments) $("fDepartment").add(new Option(d, d));
+  }
+  $("fSummary").focus();
+}
+$("ticketForm").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const disp = document.querySelector('input[name=disp]:checked').value;
+  const body = { call: S.formCall, category: $("fCategory").value, district: $("fDistrict").value, address: $("fAddress").value,
+    summary: $("fSummary").value, disposition: disp };
+  if (disp === "dispatched") body.department = $("fDepartment").value;
+  try {
+    const wo = await api("POST", "/api/v1/tickets", body);
+    S.lastTicket = wo;
+    $("ticketResult").textContent = t("ticketMade") + ": " + wo.id;
+    logEvent(t("ticketMade") + " " + wo.id);
+    $("ticketForm").reset();
+    setTimeout(() => { $("form").hidden = true; }, 1500);
+  } catch (err) {
+    $("ticketResult").textContent = err.message;
+    S.errors.push("ticket: " + err.message);
+  }
+});
+$("skipBtn").addEventListener("click", () => { $("form").hidden = true; });
 
 // ---- keyboard ------------------------------------------------------------------
 
