@@ -85,6 +85,11 @@ type Command struct {
 	State    AgentState
 	Reason   string
 	Callback bool // Enqueue: join as a callback request
+	// Consult (Enqueue): a consult call (an agent consulting someone while the
+	// caller holds): it is routed like any call but counted in no queue figure
+	// (offered, waiting, answered, overflowed ...) and in no agent's calls, since
+	// the caller's call is counted already; its queue.joined event says "consult".
+	Consult bool
 	// Head (Enqueue): the call joins at the head of its priority, before calls that
 	// came earlier: it had its turn, and its agent was lost (the agent's media
 	// connection failed and could not be restored). Reason says why.

@@ -46,3 +46,28 @@ func TestMoveWaitingCall(t *testing.T) {
 		t.Fatalf("queue.moved events %v", got)
 	}
 }
+
+// TestConsultCallsCountNowhere: a consult call is offered and answered like any
+// call, but no queue figure and no agent's call count moves (the caller's call is
+// counted already); missed or rejected consult offers still count for the agent.
+func TestConsultCallsCountNowhere(t *testing.T) {
+	h := newHarness(t, []queue.Config{q("general", "call-taking")},
+		[]AgentConfig{ag("1001", Primary, "call-taking", 5), ag("1002", Primary, "call-taking", 5)})
+	h.do(Command{Kind: CmdLogin, Agent: "1001"}, Command{Kind: CmdLogin, Agent: "1002"}, ready("1001"), ready("1002"))
+	h.do(enq("c", "general", 5))
+	h.take()
+	h.do(accept("c", "1001"))
+	before := h.stats("general")
+	h.do(Command{Kind: CmdEnqueue, Call: "c-consult1", Queue: "general", Agent: "1002", Consult: true})
+	h.wantOffers("c-consult1>1002")
+	h.do(accept("c-consult1", "1002"))
+	if after := h.stats("general"); after.Offered != before.Offered || after.Answered != before.Answered || after.Waiting != before.Waiting {
+		t.Fatalf("a consult moved the queue's figures: %+v -> %+v", before, after)
+	}
+	if a := h.r.Stats().Agents["1002"]; a.Calls != 0 || a.State != OnCall {
+		t.Fatalf("1002 after answering a consult: %+v, want on call with no call counted", a)
+	}
+	if got := h.eventsOf("queue.joined"); len(got) != 2 {
+		t.Fatalf("joined events %v", got)
+	}
+}

@@ -113,6 +113,7 @@ type entry struct {
 	offer   *offer
 	agent   *agent // answered by; nil once detached
 	overdue bool   // MaxWait passed while ringing
+	consult bool   // a consult call: counted in no figure
 	hops    int    // moves to other queues by rule
 	gone    bool   // left its queue: its deadlines are stale
 	dirty   bool
@@ -312,7 +313,7 @@ func (r *Router) move(c Command) error {
 	delete(r.calls, e.Call)
 	r.event(event.Event{Type: event.QueueMoved, Call: e.Call, Queue: t.cfg.Name, Priority: prio, Reason: c.Reason})
 	r.sink.Act(Action{Kind: ActMoved, Call: e.Call, Queue: t.cfg.Name})
-	r.join(t, e.Call, e.Caller, prio, false, e.hops, nil, false, "moved")
+	r.join(t, e.Call, e.Caller, prio, false, e.hops, nil, false, keepConsult(e, "moved"))
 	return nil
 }
 
@@ -328,8 +329,12 @@ func (r *Router) enqueue(c Command) error {
 	case r.calls[c.Call] != nil:
 		return fmt.Errorf("%w: %s", ErrDuplicateCall, c.Call)
 	}
+	reason := c.Reason
+	if c.Consult {
+		reason = reasonConsult
+	}
 	if c.Agent == "" {
-		r.join(q, c.Call, c.Caller, c.Priority, c.Callback, 0, nil, c.Head && !c.Callback, c.Reason)
+		r.join(q, c.Call, c.Caller, c.Priority, c.Callback, 0, nil, c.Head && !c.Callback, reason)
 		return nil
 	}
 	a, err := r.agent(c.Agent)
@@ -343,7 +348,7 @@ func (r *Router) enqueue(c Command) error {
 	case a.st.State != Ready:
 		return fmt.Errorf("%w: agent %s is %v, not ready", ErrBadState, c.Agent, a.st.State)
 	}
-	r.join(q, c.Call, c.Caller, c.Priority, false, 0, a, false, "")
+	r.join(q, c.Call, c.Caller, c.Priority, false, 0, a, false, reason)
 	return nil
 }
 
@@ -360,13 +365,19 @@ func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops in
 			Level: q.cfg.MinLevel, Callback: cb, Head: head},
 		q: q, hops: hops,
 	}
+	e.consult = reason == reasonConsult
 	r.calls[call] = e
-	q.st.Offered++
-	q.st.Waiting++
+	if !e.consult {
+		q.st.Offered++
+		q.st.Waiting++
+	}
 	ev := event.Event{Type: event.QueueJoined, Call: call, Queue: q.cfg.Name, Skill: q.cfg.Skill,
 		Priority: prio, Caller: caller, Reason: reason}
 	if target != nil {
-		ev.Agent, ev.Reason = target.cfg.ID, "transfer"
+		ev.Agent = target.cfg.ID
+		if !e.consult {
+			ev.Reason = "transfer"
+		}
 	}
 	if !cb && target == nil && q.cfg.MaxLength > 0 && q.live >= q.cfg.MaxLength {
 		r.event(ev)
@@ -452,7 +463,7 @@ func (r *Router) exit(e *entry, reason string) {
 		r.leave(e, reason, nil)
 		delete(r.calls, e.Call)
 		r.sink.Act(Action{Kind: ActMoved, Call: e.Call, Queue: t.cfg.Name})
-		r.join(t, e.Call, e.Caller, e.Priority, false, e.hops+1, nil, false, "")
+		r.join(t, e.Call, e.Caller, e.Priority, false, e.hops+1, nil, false, keepConsult(e, ""))
 	default:
 		r.leave(e, reason, nil)
 		delete(r.calls, e.Call)
@@ -473,13 +484,17 @@ func (r *Router) leave(e *entry, reason string, by *agent) {
 		q.st.Callbacks--
 	}
 	e.gone = true
-	q.st.Waiting--
+	if !e.consult {
+		q.st.Waiting--
+	}
 	wait := r.now.Sub(e.Joined)
 	ev := event.Event{Type: event.QueueLeft, Call: e.Call, Queue: q.cfg.Name, Reason: reason, Duration: wait, Caller: e.Caller}
 	if by != nil {
 		ev.Agent = by.cfg.ID
 	}
-	q.st.count(reason, wait, e.Estimate, e.Callback, q.cfg.ServiceLevel.Within)
+	if !e.consult {
+		q.st.count(reason, wait, e.Estimate, e.Callback, q.cfg.ServiceLevel.Within)
+	}
 	r.event(ev)
 }
 
@@ -604,7 +619,9 @@ func (r *Router) accept(c Command) error {
 	o.answered, a.offer = a, nil
 	o.done = len(o.ringing) == 0
 	r.event(event.Event{Type: event.OfferAccepted, Call: e.Call, Agent: a.cfg.ID, Queue: e.q.cfg.Name})
-	a.st.Calls++
+	if !e.consult {
+		a.st.Calls++
+	}
 	a.call, a.callStart = e, r.now
 	r.setState(a, OnCall, "")
 	r.leave(e, "answered", a)
@@ -938,7 +955,9 @@ func (r *Router) setOverflowed(e *entry) {
 
 // overflow records that e (already marked) may go to the backup pool.
 func (r *Router) overflow(e *entry, reason string) {
-	e.q.st.Overflowed++
+	if !e.consult {
+		e.q.st.Overflowed++
+	}
 	r.event(event.Event{Type: event.QueueOverflowed, Call: e.Call, Queue: e.q.cfg.Name, Reason: reason})
 	if e.state == esLine {
 		r.markE(e)
@@ -1153,4 +1172,15 @@ func (r *Router) dlLess(i, j int) bool {
 func (r *Router) event(ev event.Event) {
 	ev.Time = r.now
 	r.emit(ev)
+}
+
+// reasonConsult marks a consult call's queue.joined event.
+const reasonConsult = "consult"
+
+// keepConsult is the joined reason of e moving on: consult for a consult call.
+func keepConsult(e *entry, reason string) string {
+	if e.consult {
+		return reasonConsult
+	}
+	return reason
 }

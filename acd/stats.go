@@ -119,7 +119,7 @@ func (r *Router) Stats() Stats {
 	s := Stats{Queues: make(map[string]QueueStats, len(r.queues)), Agents: make(map[string]AgentStats, len(r.agents))}
 	oldest := make(map[*qstate]time.Time, len(r.queues))
 	for _, e := range r.calls {
-		if e.state == esAnswered {
+		if e.state == esAnswered || e.consult {
 			continue
 		}
 		if o, ok := oldest[e.q]; !ok || e.Joined.Before(o) {
@@ -184,10 +184,18 @@ func Recount(queues []queue.Config, cfg Config, events []event.Event) Stats {
 		callback bool
 	}
 	calls := map[string]*waiting{}
+	consults := map[string]bool{} // consult calls: counted in no figure
 	for i := range events {
 		ev := &events[i]
+		if consults[ev.Call] && ev.Type != event.OfferRejected && ev.Type != event.OfferTimedOut {
+			continue // missed and rejected consult offers count for the agent
+		}
 		switch ev.Type {
 		case event.QueueJoined:
+			if ev.Reason == reasonConsult {
+				consults[ev.Call] = true
+				continue
+			}
 			calls[ev.Call] = &waiting{queue: ev.Queue, joined: ev.Time, estimate: ev.Estimate}
 			q := s.Queues[ev.Queue]
 			q.Offered++

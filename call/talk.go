@@ -340,7 +340,7 @@ func (t *talking) ringConsult(ctx context.Context, cs *consult) (*agentLeg, erro
 		delete(m.inbox, cs.pseudo)
 		m.mu.Unlock()
 	}()
-	cmd := acd.Command{Kind: acd.CmdEnqueue, Call: cs.pseudo, Queue: t.route.Queue, Priority: t.route.Priority, Caller: c.Caller}
+	cmd := acd.Command{Kind: acd.CmdEnqueue, Call: cs.pseudo, Queue: t.route.Queue, Priority: t.route.Priority, Caller: c.Caller, Consult: true}
 	if cs.target == "agent" {
 		cmd.Agent = cs.name
 	} else {
