@@ -39,8 +39,10 @@
 // Transfers count calls an agent transferred away from the queue (call.transferred);
 // a call transferred to a queue is offered again to that queue.
 //
-// Work orders answered directly or dispatched and satisfaction have no events yet:
-// the reports show them as not available (n/a).
+// Work orders (ticket.created, on the day they were made, in their queue): the shares
+// answered directly and dispatched. Satisfaction (survey.result, post-call and
+// follow-up, in the call's or the work order's queue): the share of answers that were
+// 1 satisfied or 2 basically satisfied; unanswered surveys are not counted.
 //
 // The package imports only event and store (to read a data folder); it does no I/O
 // of its own beyond what its callers hand it.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -119,6 +120,13 @@ type Counts struct {
 	Consults           int
 	CallbacksScheduled int
 	CallbacksMade      int
+	// WorkOrdersDirect and WorkOrdersDispatched count the work orders made from
+	// the queue's calls (ticket.created), by disposition, on the day they were made.
+	WorkOrdersDirect     int
+	WorkOrdersDispatched int
+	// Ratings counts the satisfaction survey answers (post-call and follow-up) by
+	// rating: [1] satisfied, [2] basically satisfied, [3] dissatisfied.
+	Ratings [4]int
 	// AnswerWait is the total wait of the answered calls.
 	AnswerWait time.Duration
 	// Talk is the agents' on-call time for these calls, in Talks stretches.
@@ -144,6 +152,11 @@ func (c *Counts) add(o *Counts) {
 	c.Consults += o.Consults
 	c.CallbacksScheduled += o.CallbacksScheduled
 	c.CallbacksMade += o.CallbacksMade
+	c.WorkOrdersDirect += o.WorkOrdersDirect
+	c.WorkOrdersDispatched += o.WorkOrdersDispatched
+	for i := range c.Ratings {
+		c.Ratings[i] += o.Ratings[i]
+	}
 	c.AnswerWait += o.AnswerWait
 	c.Talk += o.Talk
 	c.Talks += o.Talks
@@ -257,6 +270,8 @@ type Fold struct {
 	within  map[string]time.Duration
 	days    map[string]*day
 	calls   map[string]*entry // by call id: joined, until the call ends or joins again
+	queueOf map[string]string // by call id: the last queue it joined (for its survey); cleared when it ends
+	orderQ  map[string]string // by work order id: its queue (for the follow-up survey)
 	agents  map[string]*agentLive
 	events  int
 	orphans int
@@ -267,11 +282,13 @@ type Fold struct {
 func NewFold(opts Options) *Fold {
 	opts = opts.withDefaults()
 	f := &Fold{
-		opts:   opts,
-		within: map[string]time.Duration{},
-		days:   map[string]*day{},
-		calls:  map[string]*entry{},
-		agents: map[string]*agentLive{},
+		opts:    opts,
+		within:  map[string]time.Duration{},
+		days:    map[string]*day{},
+		calls:   map[string]*entry{},
+		queueOf: map[string]string{},
+		orderQ:  map[string]string{},
+		agents:  map[string]*agentLive{},
 	}
 	for _, q := range opts.Queues {
 		w := q.Within
@@ -379,6 +396,31 @@ func (f *Fold) Apply(ev *event.Event) {
 	case event.CallCreated:
 		dk, h := f.dayKey(ev.Time)
 		f.day(dk).calls[h]++
+	case event.TicketCreated:
+		var w struct {
+			ID          string `json:"id"`
+			Queue       string `json:"queue"`
+			Disposition string `json:"disposition"`
+		}
+		if json.Unmarshal(ev.Data, &w) == nil {
+			f.orderQ[w.ID] = w.Queue
+			dk, h := f.dayKey(ev.Time)
+			b := f.bucket(w.Queue, dk, h)
+			if w.Disposition == "dispatched" {
+				b.WorkOrdersDispatched++
+			} else {
+				b.WorkOrdersDirect++
+			}
+		}
+	case event.SurveyResult:
+		if len(ev.Digits) == 1 && ev.Digits[0] >= '1' && ev.Digits[0] <= '3' {
+			dk, h := f.dayKey(ev.Time)
+			q := f.queueOf[ev.Call]
+			if ev.File != "" { // a follow-up: the work order's queue
+				q = f.orderQ[ev.File]
+			}
+			f.bucket(q, dk, h).Ratings[ev.Digits[0]-'0']++
+		}
 	case event.MenuInput:
 		dk, _ := f.dayKey(ev.Time)
 		f.day(dk).menu[menuKey{ev.Node, ev.Digits}]++
@@ -386,6 +428,9 @@ func (f *Fold) Apply(ev *event.Event) {
 		dk, h := f.dayKey(ev.Time)
 		e := &entry{call: ev.Call, queue: ev.Queue, day: dk, hour: h, joined: ev.Time, consult: IsConsult(ev.Call)}
 		f.calls[ev.Call] = e
+		if !e.consult {
+			f.queueOf[ev.Call] = ev.Queue // for the call's survey, after it left the queue
+		}
 		b := f.entryBucket(e)
 		if e.consult {
 			b.Consults++
@@ -456,6 +501,7 @@ func (f *Fold) Apply(ev *event.Event) {
 		if e := f.calls[ev.Call]; e != nil && e.left {
 			delete(f.calls, ev.Call)
 		}
+		delete(f.queueOf, ev.Call)
 	case event.OfferAccepted, event.OfferTimedOut, event.OfferRejected:
 		a := f.agent(ev.Agent)
 		dk, _ := f.dayKey(ev.Time)

@@ -393,7 +393,7 @@ func TestHTML(t *testing.T) {
 	if tables != 4 {
 		t.Errorf("%d tables, want 4 (queues, hours, agents, menu)", tables)
 	}
-	if !strings.Contains(page, "n/a") {
-		t.Error("work orders and satisfaction are not shown as n/a")
+	if !strings.Contains(page, "50.0%") {
+		t.Error("the work orders' direct and dispatched shares (50% each on the scripted day) are not on the page")
 	}
 }

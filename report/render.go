@@ -40,7 +40,8 @@ func WriteCSV(w io.Writer, r *Report) error {
 			strconv.Itoa(q.Abandoned), strconv.Itoa(q.ShortAbandoned), strconv.Itoa(q.Overflowed),
 			strconv.Itoa(q.Exited), strconv.Itoa(q.Waiting), strconv.Itoa(q.Transfers), strconv.Itoa(q.Consults),
 			strconv.Itoa(q.CallbacksScheduled), strconv.Itoa(q.CallbacksMade),
-			fnum(q.AverageAnswer, 1), fnum(q.AverageTalk, 1), fnum(q.AverageWrapUp, 1), "n/a", "n/a", "n/a"}
+			fnum(q.AverageAnswer, 1), fnum(q.AverageTalk, 1), fnum(q.AverageWrapUp, 1),
+			fnum(q.WorkOrdersDirect, 4), fnum(q.WorkOrdersDispatched, 4), fnum(q.Satisfaction, 4)}
 	}
 	for i := range r.Periods {
 		p := &r.Periods[i]
@@ -265,7 +266,7 @@ svg .s1{fill:#0b5cad}svg .s2{fill:#2e9e44}svg .s3{fill:#d9822b}svg .target{strok
 <p>Time zone {{.Zone}}. {{.Events}} events. Short abandons: under {{.ShortAbandonSeconds}} s.
 Service level = answered within target / (answered + abandoned − short abandons). Answer rate = answered / offered.
 Offered = answered + abandoned + exited + still waiting. Consult calls are counted apart.
-Work orders (direct / dispatched) and satisfaction: <span class="na">n/a</span> (no events yet).</p>
+Work orders: the shares answered directly and dispatched; satisfaction: the share of survey answers (post-call and follow-up) that were satisfied or basically satisfied.</p>
 {{if .Violations}}<div class="warn"><h2>Figures that do not reconcile</h2><ul>{{range .Violations}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 {{range .Views}}
 <section class="period" id="period-{{.Label}}">
@@ -276,8 +277,8 @@ Work orders (direct / dispatched) and satisfaction: <span class="na">n/a</span> 
 <h3>Answer rate by hour</h3>{{.Rate}}
 <h3>Queues</h3>
 <table class="queues"><tr><th>queue</th><th>offered</th><th>answered</th><th>answer rate</th><th>service level</th><th>target</th><th>abandoned</th><th>short</th><th>overflowed</th><th>exited</th><th>waiting</th><th>transfers</th><th>consults</th><th>callbacks</th><th>avg answer</th><th>avg talk</th><th>avg wrap-up</th><th>work orders direct</th><th>dispatched</th><th>satisfaction</th></tr>
-{{range .Queues}}<tr><td>{{.Queue}}</td><td>{{.Offered}}</td><td>{{.Answered}}</td><td>{{pct .AnswerRate}}</td><td>{{pct .ServiceLevel}}</td><td>{{.TargetPercent}}% in {{.TargetSeconds}} s</td><td>{{.Abandoned}}</td><td>{{.ShortAbandoned}}</td><td>{{.Overflowed}}</td><td>{{.Exited}}</td><td>{{.Waiting}}</td><td>{{.Transfers}}</td><td>{{.Consults}}</td><td>{{.CallbacksMade}} / {{.CallbacksScheduled}}</td><td>{{sec .AverageAnswer}}</td><td>{{sec .AverageTalk}}</td><td>{{sec .AverageWrapUp}}</td><td class="na">n/a</td><td class="na">n/a</td><td class="na">n/a</td></tr>
-{{end}}{{with .Total}}<tr class="total"><td>all</td><td>{{.Offered}}</td><td>{{.Answered}}</td><td>{{pct .AnswerRate}}</td><td>{{pct .ServiceLevel}}</td><td></td><td>{{.Abandoned}}</td><td>{{.ShortAbandoned}}</td><td>{{.Overflowed}}</td><td>{{.Exited}}</td><td>{{.Waiting}}</td><td>{{.Transfers}}</td><td>{{.Consults}}</td><td>{{.CallbacksMade}} / {{.CallbacksScheduled}}</td><td>{{sec .AverageAnswer}}</td><td>{{sec .AverageTalk}}</td><td>{{sec .AverageWrapUp}}</td><td class="na">n/a</td><td class="na">n/a</td><td class="na">n/a</td></tr>{{end}}
+{{range .Queues}}<tr><td>{{.Queue}}</td><td>{{.Offered}}</td><td>{{.Answered}}</td><td>{{pct .AnswerRate}}</td><td>{{pct .ServiceLevel}}</td><td>{{.TargetPercent}}% in {{.TargetSeconds}} s</td><td>{{.Abandoned}}</td><td>{{.ShortAbandoned}}</td><td>{{.Overflowed}}</td><td>{{.Exited}}</td><td>{{.Waiting}}</td><td>{{.Transfers}}</td><td>{{.Consults}}</td><td>{{.CallbacksMade}} / {{.CallbacksScheduled}}</td><td>{{sec .AverageAnswer}}</td><td>{{sec .AverageTalk}}</td><td>{{sec .AverageWrapUp}}</td><td>{{pct .WorkOrdersDirect}}</td><td>{{pct .WorkOrdersDispatched}}</td><td>{{pct .Satisfaction}}</td></tr>
+{{end}}{{with .Total}}<tr class="total"><td>all</td><td>{{.Offered}}</td><td>{{.Answered}}</td><td>{{pct .AnswerRate}}</td><td>{{pct .ServiceLevel}}</td><td></td><td>{{.Abandoned}}</td><td>{{.ShortAbandoned}}</td><td>{{.Overflowed}}</td><td>{{.Exited}}</td><td>{{.Waiting}}</td><td>{{.Transfers}}</td><td>{{.Consults}}</td><td>{{.CallbacksMade}} / {{.CallbacksScheduled}}</td><td>{{sec .AverageAnswer}}</td><td>{{sec .AverageTalk}}</td><td>{{sec .AverageWrapUp}}</td><td>{{pct .WorkOrdersDirect}}</td><td>{{pct .WorkOrdersDispatched}}</td><td>{{pct .Satisfaction}}</td></tr>{{end}}
 </table>
 <h3>Hours</h3>
 <table class="hours"><tr><th>hour</th><th>calls</th><th>offered</th><th>answered</th><th>answer rate</th><th>abandoned</th><th>service level</th><th>avg answer</th></tr>

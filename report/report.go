@@ -14,8 +14,8 @@ const (
 )
 
 // NotAvailable lists the figures that have no events yet; their columns are kept and
-// show "n/a".
-var NotAvailable = []string{"work_orders_direct", "work_orders_dispatched", "satisfaction"}
+// show "n/a". (Work orders and satisfaction have their events now: none is left.)
+var NotAvailable = []string{}
 
 // Report is the figures of a range of days, rolled up by period.
 type Report struct {
@@ -70,10 +70,16 @@ type QueueRow struct {
 	AverageAnswer      *float64 `json:"average_answer_seconds"`
 	AverageTalk        *float64 `json:"average_talk_seconds"`
 	AverageWrapUp      *float64 `json:"average_wrap_up_seconds"`
-	// Not available yet (no events): always nil.
+	// WorkOrdersDirect and WorkOrdersDispatched are the shares of the work orders
+	// made that were answered directly and dispatched (null without work orders);
+	// WorkOrders is how many.
+	WorkOrders           int      `json:"work_orders"`
 	WorkOrdersDirect     *float64 `json:"work_orders_direct"`
 	WorkOrdersDispatched *float64 `json:"work_orders_dispatched"`
-	Satisfaction         *float64 `json:"satisfaction"`
+	// Satisfaction is the share of survey answers that were satisfied or basically
+	// satisfied (null without answers); Ratings how many answers there were.
+	Ratings      int      `json:"ratings"`
+	Satisfaction *float64 `json:"satisfaction"`
 }
 
 // HourRow is the figures of one hour of the day (all queues, summed over the
@@ -132,6 +138,15 @@ func (f *Fold) queueRow(name string, c *Counts) QueueRow {
 	}
 	if c.WrapUps > 0 {
 		r.AverageWrapUp = ptr(avg(c.WrapUp, c.WrapUps).Seconds())
+	}
+	if n := c.WorkOrdersDirect + c.WorkOrdersDispatched; n > 0 {
+		r.WorkOrders = n
+		r.WorkOrdersDirect = ptr(float64(c.WorkOrdersDirect) / float64(n))
+		r.WorkOrdersDispatched = ptr(float64(c.WorkOrdersDispatched) / float64(n))
+	}
+	if n := c.Ratings[1] + c.Ratings[2] + c.Ratings[3]; n > 0 {
+		r.Ratings = n
+		r.Satisfaction = ptr(float64(c.Ratings[1]+c.Ratings[2]) / float64(n))
 	}
 	if name != "" {
 		r.TargetPercent, r.TargetSeconds = f.target(name)

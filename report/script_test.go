@@ -124,7 +124,16 @@ func scriptDay() []event.Event {
 	add(at(15, 0, 15), event.Event{Type: event.OfferTimedOut, Call: "c10", Agent: "1002", Queue: "general"})
 	state(at(15, 0, 15), "1002", "not-ready", "missed")
 	answer(at(15, 0, 15), at(15, 0, 20), "c10", "general", "1001", 20*time.Second)
+	// c10's caller rates the call (post-call survey) and 1001 makes two work
+	// orders from the general desk's calls: one answered directly, one dispatched;
+	// a follow-up of the dispatched one is rated 3.
+	add(at(15, 1, 10), event.Event{Type: event.SurveyResult, Call: "c10", Agent: "1001", Reason: "post-call", Digits: "2"})
 	end(at(15, 1, 20), "c10", event.SideCaller)
+	add(at(15, 1, 30), event.Event{Type: event.TicketCreated, Call: "c10", Agent: "1001",
+		Data: []byte(`{"id":"WO20250303-0001","queue":"general","disposition":"direct","status":"closed"}`)})
+	add(at(15, 1, 40), event.Event{Type: event.TicketCreated, Call: "c10", Agent: "1001",
+		Data: []byte(`{"id":"WO20250303-0002","queue":"general","disposition":"dispatched","status":"open"}`)})
+	add(at(16, 30, 0), event.Event{Type: event.SurveyResult, Call: "c10", Reason: "follow-up", File: "WO20250303-0002", Digits: "3"})
 	wrap(at(15, 1, 20), at(15, 1, 50), "1001")
 	state(at(15, 30, 0), "1002", "ready", "")
 	for _, a := range []string{"1001", "1002", "2001"} {
