@@ -104,7 +104,7 @@ func (q *QueueStats) count(reason string, wait, estimate time.Duration, callback
 		if wait < ShortAbandon {
 			q.ShortAbandoned++
 		}
-	case "timed_out", "full", "moved":
+	case "timed_out", "full", "moved", "lost":
 		q.Exited++
 	}
 }
@@ -266,4 +266,28 @@ func Recount(queues []queue.Config, cfg Config, events []event.Event) Stats {
 		s.Queues[w.queue] = q
 	}
 	return s
+}
+
+// SeedCounters sets the Router's day counters (queues' offered, answered, abandoned
+// ... and agents' calls, misses, rejections and time in each state) to st, the
+// Recount of the day's events so far: after a restart the live numbers go on from
+// where the log says the day stands, as the reports do. Live state (who waits, who
+// is logged in) is not touched. Call it before the Router is used.
+func (r *Router) SeedCounters(st Stats) {
+	for _, q := range r.queues {
+		s, ok := st.Queues[q.cfg.Name]
+		if !ok {
+			continue
+		}
+		q.st.Offered, q.st.Answered, q.st.AnsweredInTarget = s.Offered, s.Answered, s.AnsweredInTarget
+		q.st.Abandoned, q.st.ShortAbandoned, q.st.Overflowed, q.st.Exited = s.Abandoned, s.ShortAbandoned, s.Overflowed, s.Exited
+		q.st.AnswerWait, q.st.Estimated, q.st.EstimateError = s.AnswerWait, s.Estimated, s.EstimateError
+	}
+	for _, a := range r.agents {
+		s, ok := st.Agents[a.cfg.ID]
+		if !ok {
+			continue
+		}
+		a.st.Calls, a.st.Missed, a.st.Rejected, a.st.Time = s.Calls, s.Missed, s.Rejected, s.Time
+	}
 }

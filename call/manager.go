@@ -39,6 +39,9 @@ type Manager struct {
 	dataDir string
 
 	matcher   *acd.Matcher
+	router    *acd.Router // seeded from the log before the matcher runs
+	queueList []queue.Config
+	agentCfg  acd.Config
 	endpoints map[string]acd.Endpoint
 
 	wg       sync.WaitGroup
@@ -177,6 +180,7 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.router, m.queueList, m.agentCfg = router, d.Queues, d.Agents
 		m.matcher = acd.NewMatcher(router)
 	}
 	return m, nil
@@ -224,6 +228,33 @@ func (m *Manager) Close() {
 	if m.hooks != nil {
 		_ = m.hooks.Close()
 	}
+}
+
+// SeedACD sets the ACD's counters of today (midnight in loc) from the log, so that
+// after a restart the wallboard goes on from where the day stands, as the reports
+// and the metrics do. Call it after EndOrphans and before Start.
+func (m *Manager) SeedACD(loc *time.Location) {
+	if m.router == nil || m.store == nil {
+		return
+	}
+	now := m.clock.Now().In(loc)
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	var today []event.Event
+	stop, err := m.store.Follow(context.Background(), 0, func(ev *event.Event) {
+		if !ev.Time.Before(midnight) {
+			today = append(today, *ev)
+		}
+	})
+	if err != nil {
+		m.log.Warn("ACD counters not seeded from the log", "error", err)
+		return
+	}
+	stop()
+	if len(today) == 0 {
+		return
+	}
+	m.router.SeedCounters(acd.Recount(m.queueList, m.agentCfg, today))
+	m.log.Info("ACD counters go on from the log", "events_today", len(today))
 }
 
 // ResetAtMidnight starts the ACD's counters again at every midnight in loc (a new
@@ -605,6 +636,15 @@ func (m *Manager) EndOrphans() int {
 		}
 		for _, rec := range orphans {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if rec.State == store.StateRouted && rec.Route != nil {
+				// It was waiting (or ringing) in a queue: it leaves it, lost, so the
+				// day's figures still add up.
+				left := event.Event{Type: event.QueueLeft, Call: rec.ID, Time: m.clock.Now(), Queue: rec.Route.Queue,
+					Reason: "lost", Caller: rec.Caller}
+				if err := m.store.Append(ctx, &left); err != nil {
+					m.log.Error("orphan call's queue not left in the log", "call_id", rec.ID, "error", err)
+				}
+			}
 			ev := event.Event{Type: event.CallEnded, Call: rec.ID, Time: m.clock.Now(),
 				Side: event.SideEngine, Cause: "engine restarted: the call was lost"}
 			err := m.store.Append(ctx, &ev)

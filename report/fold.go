@@ -488,7 +488,8 @@ func (f *Fold) Apply(ev *event.Event) {
 			if wait < f.opts.ShortAbandon {
 				b.ShortAbandoned++
 			}
-		case "timed_out", "full":
+		case "timed_out", "full", "moved", "lost":
+			// Left by rule, moved by a supervisor, or lost with a stopped engine.
 			b.Exited++
 		default:
 			// Unknown: counted nowhere, so Check reports the day.

@@ -136,6 +136,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	}
 	defer mgr.Close()
 	mgr.EndOrphans()
+	mgr.SeedACD(live.Location())
 	if n := mgr.RepairRecordings(); n > 0 {
 		log.Warn("recordings cut by the last stop were repaired", "recordings", n)
 	}
