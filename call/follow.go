@@ -34,7 +34,7 @@ func (f FollowUpConfig) hours() (from, to int, err error) {
 		h = "09:00-20:00"
 	}
 	var h1, m1, h2, m2 int
-	if _, err := fmt.Sscanf(h, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 {
+	if _, err := fmt.Sscanf(h, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 || (h2 == 24 && m2 != 0) {
 		return 0, 0, fmt.Errorf("followup.hours %q: want HH:MM-HH:MM", h)
 	}
 	from, to = h1*60+m1, h2*60+m2

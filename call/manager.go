@@ -191,6 +191,7 @@ func (m *Manager) Start(ctx context.Context) {
 	m.mu.Lock()
 	m.runCtx = ctx
 	m.mu.Unlock()
+	m.watchOverdue(ctx)
 	go m.returnMemory(ctx, 30*time.Second)
 	if m.recCfg.Dir != "" {
 		go m.sweepRecordings(ctx.Done())

@@ -1,7 +1,8 @@
 // The supervisor page of the 12345 hotline: the live wallboard (one snapshot a
 // second at most, over the supervisor WebSocket), alerts, and actions: force an
 // agent's state, move a waiting call, listen / whisper / barge through the
-// supervisor's own WebRTC connection. Plain JavaScript, no build step.
+// supervisor's own WebRTC connection; the overdue work orders and the hooks'
+// dead letters (with a retry), refreshed every 10 s. Plain JavaScript, no build step.
 "use strict";
 
 const T = {
@@ -15,6 +16,12 @@ const T = {
     listen: "监听", whisper: "耳语", barge: "强插", leave: "退出", move: "转移", live: "实时", offline: "连接中断，重连中…",
     mediaOk: "监听通道就绪", mediaNo: "监听通道未连接", badLogin: "账号或密码错误，或不是班长账号。",
     "logged-out": "未登录", "not-ready": "示忙", reserved: "振铃", "on-call": "通话", "wrap-up": "话后", ringing: "振铃", ivr: "菜单", routed: "排队", connected: "通话",
+    workOrders: "工单", overdueOrders: "超期工单", ticketId: "工单号", category: "类别", department: "承办单位", status: "状态",
+    deadline: "办结时限", overdueBy: "超期", noOverdue: "没有超期工单", deadLetters: "推送失败（死信）", sink: "推送目标",
+    eventType: "事件", attempts: "尝试次数", lastError: "最后错误", deadSince: "失败时间", noDead: "没有推送失败的事件",
+    retry: "重新推送", retried: "已重新推送", ordersFailed: "工单信息获取失败：", days: "天", hours: "小时",
+    consultation: "咨询", help: "求助", suggestion: "建议", praise: "表扬", complaint: "投诉", report: "举报",
+    open: "待派", dispatched: "已派单", replied: "已回复", closed: "已办结", reopened: "重办",
   },
   en: {
     title: "12345 Hotline Supervisor", language: "Language", login: "Log in", supId: "Account", password: "Password", loginBtn: "Log in",
@@ -26,6 +33,12 @@ const T = {
     listen: "Listen", whisper: "Whisper", barge: "Barge", leave: "Leave", move: "Move", live: "live", offline: "disconnected, reconnecting…",
     mediaOk: "monitor audio ready", mediaNo: "monitor audio not connected", badLogin: "Wrong account or password, or not a supervisor.",
     "logged-out": "logged out", "not-ready": "not ready", reserved: "ringing", "on-call": "on call", "wrap-up": "wrap-up", ringing: "ringing", ivr: "menu", routed: "waiting", connected: "talking",
+    workOrders: "Work orders", overdueOrders: "Overdue work orders", ticketId: "Work order", category: "Category", department: "Department", status: "Status",
+    deadline: "Deadline", overdueBy: "Overdue by", noOverdue: "No overdue work orders", deadLetters: "Undelivered events (dead letters)", sink: "Sink",
+    eventType: "Event", attempts: "Attempts", lastError: "Last error", deadSince: "Given up at", noDead: "No undelivered events",
+    retry: "Retry", retried: "retried", ordersFailed: "Work orders could not be loaded: ", days: "d", hours: "h",
+    consultation: "consultation", help: "help request", suggestion: "suggestion", praise: "praise", complaint: "complaint", report: "report",
+    open: "open", dispatched: "dispatched", replied: "replied", closed: "closed", reopened: "reopened",
   },
 };
 const $ = (id) => document.getElementById(id);
@@ -35,7 +48,8 @@ const t = (k) => (T[lang] && T[lang][k]) || k;
 
 // Everything the page knows; window.sup exposes it to tests.
 const S = { id: "", token: "", ws: null, board: null, boards: 0, dir: { agents: [], queues: [] }, pc: null, mic: null,
-  media: "none", monitoring: null, heardHz: 0, level: 0, errors: [] };
+  media: "none", monitoring: null, heardHz: 0, level: 0, errors: [],
+  orders: { overdue: [], dead: [], loads: 0, error: "" } };
 window.sup = S;
 
 function translate() {
@@ -43,6 +57,7 @@ function translate() {
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   $("lang").value = lang;
   render();
+  renderOrders();
 }
 $("lang").addEventListener("change", () => { lang = $("lang").value; localStorage.setItem("hotline.lang", lang); translate(); });
 
@@ -74,6 +89,8 @@ $("loginForm").addEventListener("submit", async (e) => {
   S.dir = await api("GET", "/api/v1/directory");
   fillFilters();
   connect();
+  loadOrders();
+  setInterval(loadOrders, 10000);
   openMedia().catch((err) => { S.errors.push("media: " + err.message); renderMedia(); });
 });
 
@@ -199,6 +216,74 @@ async function monitor(call, mode) {
     S.monitoring = mode === "leave" ? null : { call, mode };
   } catch (err) { S.errors.push(call + " " + mode + ": " + err.message); }
   render();
+}
+
+// ---- work orders: the overdue ones and the hooks' dead letters ------------------
+
+// loadOrders fetches the overdue work orders (those still not closed) and the
+// deliveries the hooks gave up on; called after login and every 10 s.
+async function loadOrders() {
+  try {
+    const [o, d] = await Promise.all([api("GET", "/api/v1/tickets?overdue=1&limit=500"), api("GET", "/api/v1/hooks/dead-letters")]);
+    S.orders.overdue = (o.tickets || []).filter((w) => w.status !== "closed");
+    S.orders.dead = d.dead_letters || [];
+    S.orders.error = "";
+  } catch (err) {
+    S.orders.error = err.message;
+  }
+  S.orders.loads++;
+  renderOrders();
+}
+
+async function retryDelivery(key, button) {
+  button.disabled = true;
+  try {
+    await api("POST", "/api/v1/hooks/dead-letters/" + encodeURIComponent(key) + "/retry");
+    button.textContent = t("retried");
+  } catch (err) {
+    S.errors.push("retry " + key + ": " + err.message);
+    button.disabled = false;
+  }
+  await loadOrders();
+}
+
+const when = (s) => (s ? new Date(s).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "—");
+function overdueBy(deadline) {
+  const h = Math.max(0, (Date.now() - new Date(deadline).getTime()) / 3600000);
+  return h >= 24 ? Math.floor(h / 24) + " " + t("days") + " " + Math.floor(h % 24) + " " + t("hours") : Math.floor(h) + " " + t("hours");
+}
+const orderOf = (ev) => (ev && ((ev.order && ev.order.id) || (ev.survey && ev.survey.order) || (ev.recording && ev.recording.order))) || "";
+
+function renderOrders() {
+  const o = S.orders;
+  const ob = $("overdue").tBodies[0];
+  ob.textContent = "";
+  for (const w of o.overdue) {
+    const tr = ob.insertRow();
+    tr.dataset.ticket = w.id;
+    cell(tr, w.id); cell(tr, t(w.category)); cell(tr, w.department || "—"); cell(tr, t(w.status));
+    cell(tr, w.agent || "—"); cell(tr, when(w.deadline)); cell(tr, overdueBy(w.deadline), "late");
+  }
+  $("overdue").hidden = o.overdue.length === 0;
+  $("noOverdue").hidden = o.overdue.length !== 0;
+  $("overdueCount").textContent = o.overdue.length ? "(" + o.overdue.length + ")" : "";
+
+  const db = $("dead").tBodies[0];
+  db.textContent = "";
+  for (const d of o.dead) {
+    const ev = d.Event || {};
+    const tr = db.insertRow();
+    tr.dataset.key = ev.key;
+    tr.dataset.sink = d.Sink;
+    cell(tr, d.Sink); cell(tr, ev.type || "—"); cell(tr, orderOf(ev) || "—"); cell(tr, d.Attempts);
+    cell(tr, d.LastError || "—", "err"); cell(tr, when(d.Dead));
+    const b = btn(tr.insertCell(), t("retry"), () => retryDelivery(ev.key, b));
+    b.dataset.action = "retry";
+  }
+  $("dead").hidden = o.dead.length === 0;
+  $("noDead").hidden = o.dead.length !== 0;
+  $("deadCount").textContent = o.dead.length ? "(" + o.dead.length + ")" : "";
+  $("ordersError").textContent = o.error ? t("ordersFailed") + o.error : "";
 }
 
 // ---- the supervisor's own media (listen, whisper, barge) -----------------------
