@@ -310,3 +310,61 @@ func TestRecordingFollowsTransfer(t *testing.T) {
 		t.Errorf("%d recordings of the call, want one", files)
 	}
 }
+
+// TestRecordingFromAnswer: the general queue records from the engine's answer (the
+// menu included): the recording starts when the engine answered, the caller's tone
+// is on the left while the menu still plays (before any agent), and it lasts the
+// whole call.
+func TestRecordingFromAnswer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{Config: `
+survey: {post_call: false}
+queues:
+  - {name: general,   skill: call-taking,            hold: [music], record: answer}
+  - {name: business,  skill: business-environment,   hold: [music]}
+  - {name: talent,    skill: talent-policy,          hold: [music]}
+  - {name: household, skill: household-registration, hold: [music]}
+  - {name: followup,  skill: follow-up,              hold: [music]}
+  - {name: foreign,   skill: foreign-language,       hold: [music]}
+`})
+	webrtcAgent(ctx, t, e, "1031", agentsim.Options{})
+	toneClip, _ := tone(1000)
+	call, peer := pressOne(ctx, t, e, toneClip.Loop())
+	_, frames440 := tone(440)
+	waitFrames(t, "the agent's tone", peer, frames440, netip.AddrPort{}, 10, 20*time.Second)
+	time.Sleep(time.Second)
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.login("admin")
+	rec := e.waitCall("ended", 5*time.Second, func(c store.CallRecord) bool { return c.Agent == "1031" && c.State == "ended" })
+	r := e.recordingOf(rec.ID, admin, store.RecComplete, 10*time.Second)
+	if r.From != "answer" {
+		t.Fatalf("recording from %q, want answer", r.From)
+	}
+	if d := r.Start.Sub(rec.Answer); d < -500*time.Millisecond || d > 500*time.Millisecond {
+		t.Errorf("recording started %v after the engine answered, want at the answer", d)
+	}
+	if whole := rec.End.Sub(rec.Answer); r.Duration < whole-time.Second {
+		t.Errorf("recording lasts %v, the answered call %v", r.Duration, whole)
+	}
+	_, _, wav := e.getAuth("/api/v1/recordings/"+r.ID+"/audio", admin)
+	left, right, err := recording.ReadStereo(bytes.NewReader(wav))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second before the agent answered: the caller's tone, in the menu (or the
+	// queue), with nobody on the right.
+	at := int(rec.Connected.Sub(r.Start)*8000/time.Second) - 8000
+	if at < 0 || at+4000 > len(left) {
+		t.Fatalf("the menu part is not in the recording (at %d of %d samples)", at, len(left))
+	}
+	if s := share(left[at:at+4000], 1000); s < 0.6 {
+		t.Errorf("the caller's tone before the agent answered: share %.2f", s)
+	}
+	if v := rms(right[at : at+4000]); v > 50 {
+		t.Errorf("the centre's side before the agent answered is not silence (rms %.0f)", v)
+	}
+}
