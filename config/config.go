@@ -63,6 +63,9 @@ type Config struct {
 	// Prompts is a folder of the operator's own prompts (zh/, en/, common/) that
 	// override the embedded ones.
 	Prompts string `yaml:"prompts"`
+	// Store is where the event log lives: the local journal (default) or Redis,
+	// shared by the two sites of a hot-standby pair (config/store.go).
+	Store Store `yaml:"store"`
 
 	file string     // where it was loaded from, for messages
 	root *yaml.Node // the decoded document, for line numbers

@@ -80,6 +80,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "report" {
 		return runReport(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "failover" {
+		return runFailover(args[1:], stdout, stderr)
+	}
 	return serve(nil, args, stdout, stderr)
 }
 
@@ -112,11 +115,12 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, err := openStore(cfg.Data, log)
+	st, site, err := openSite(cfg, log, reg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	defer site.close()
 
 	live, err := report.Attach(st, reg, report.LiveOptions{Options: reportOptions(cfg, nil, 0)})
 	if err != nil {
@@ -135,7 +139,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer mgr.Close()
-	mgr.EndOrphans()
+	site.endOrphans(mgr)
 	mgr.SeedACD(live.Location())
 	if n := mgr.RepairRecordings(); n > 0 {
 		log.Warn("recordings cut by the last stop were repaired", "recordings", n)
@@ -162,6 +166,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	}
 	sipSrv.SetRegistrar(registrar)
 	mgr.Attach(sipSrv, registrar)
+	site.start(sipSrv, mgr)
 	if err := sipSrv.Listen(ctx); err != nil {
 		return err
 	}
@@ -183,7 +188,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 				if ctx.Err() != nil {
 					return errors.New("shutting down")
 				}
-				return nil
+				return site.ready()
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

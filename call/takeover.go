@@ -1,0 +1,173 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hotline12345/hotline/acd"
+	"github.com/hotline12345/hotline/event"
+	"github.com/hotline12345/hotline/store"
+)
+
+// TakeoverPriority is the priority of the callback requests Takeover queues: above
+// every route of the default menu (3 and 5), so the citizens cut off by the loss of
+// a site are called back before the calls that come in afterwards.
+const TakeoverPriority = 100
+
+// CauseSiteLost is the cause Takeover records on the calls it ends.
+const CauseSiteLost = "site lost"
+
+// TakeoverOptions tune Takeover.
+type TakeoverOptions struct {
+	// Serving reports whether this process serves the call with that id itself
+	// (a site that lost its lease for a moment and took it back keeps its own
+	// calls): those are left alone. nil means none.
+	Serving func(call string) bool
+	// Queue is where a cut-off call that had not been routed yet (it was in the
+	// menu) is called back from; empty means the first queue by name.
+	Queue string
+}
+
+// TakeoverResult says what Takeover did.
+type TakeoverResult struct {
+	// Ended is how many calls the log showed as not ended (ringing, in the menu,
+	// queued or talking at the lost site) and that Takeover ended in the log.
+	Ended int
+	// Callbacks is how many callback requests it put in the ACD: the cut-off calls
+	// with a caller number, and the requests that were waiting at the lost site.
+	Callbacks int
+	// Unreachable counts cut-off calls that cannot be called back: no caller
+	// number, an outbound call that was not a callback, or no ACD.
+	Unreachable int
+	// Tickets is how many work-order events were folded into the work orders: all
+	// of the log's (folding is idempotent), so that the ones the active site wrote
+	// after this site started are known.
+	Tickets int
+}
+
+// pendingCallback is a callback request the log shows as still waiting.
+type pendingCallback struct {
+	call, queue, caller string
+}
+
+// Takeover makes this site the one that serves the calls of a lost site. Call it
+// once the site holds the lease and writes the log with its new epoch, and before
+// it takes new calls. From the log (which the standby followed) it:
+//   - ends every call not ended that this process does not serve itself (ringing,
+//     in the menu, queued or talking at the lost site: those callers were cut off),
+//     with side engine and cause "site lost";
+//   - puts a callback request with TakeoverPriority in the ACD for each of them
+//     that has a caller number (in the queue it was routed to, or opts.Queue), and
+//     again each callback request that was still waiting at the lost site, so that
+//     an agent calls them back (the ACD's callback offers dial through the trunk);
+//   - folds the work-order events into the work orders.
+//
+// A callback request already in the ACD is left as it is. The error is the first
+// failure to write the log; the calls handled before it are counted.
+func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverResult, error) {
+	var res TakeoverResult
+	// One pass over the log: the work orders and the callback requests waiting.
+	pending := map[string]pendingCallback{}
+	var order []string
+	stop, err := m.store.Follow(ctx, 0, func(ev *event.Event) {
+		switch ev.Type {
+		case event.TicketCreated, event.TicketUpdated:
+			if m.book != nil {
+				if te, ok := ticketEvent(ev); ok && m.book.Apply(te) {
+					res.Tickets++
+				}
+			}
+		case event.CallbackScheduled:
+			if _, ok := pending[ev.Call]; !ok {
+				order = append(order, ev.Call)
+			}
+			pending[ev.Call] = pendingCallback{call: ev.Call, queue: ev.Queue, caller: ev.Caller}
+		case event.QueueLeft:
+			delete(pending, ev.Call)
+		}
+	})
+	if err != nil {
+		return res, fmt.Errorf("takeover: read the log: %w", err)
+	}
+	stop()
+
+	defQueue := opts.Queue
+	if _, ok := m.queues[defQueue]; !ok {
+		defQueue = ""
+		for name := range m.queues {
+			if defQueue == "" || name < defQueue {
+				defQueue = name
+			}
+		}
+	}
+	queued := map[string]bool{}
+	enqueue := func(id, q, caller string) {
+		if _, ok := m.queues[q]; !ok {
+			q = defQueue
+		}
+		if m.matcher == nil || q == "" || caller == "" {
+			res.Unreachable++
+			return
+		}
+		err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: id, Queue: q, Caller: caller,
+			Priority: TakeoverPriority, Callback: true, Reason: "takeover"})
+		switch {
+		case err == nil:
+			res.Callbacks++
+			queued[id] = true
+		case errors.Is(err, acd.ErrDuplicateCall):
+			queued[id] = true // already waiting here
+		default:
+			res.Unreachable++
+			m.log.Error("takeover: callback request not queued", "call_id", id, "queue", q, "error", err)
+		}
+	}
+
+	// The cut-off calls. A full page that we ended entirely may hide more.
+	for {
+		live := m.store.Calls().List(store.CallFilter{State: store.FilterActive, Limit: store.MaxListLimit})
+		ended := 0
+		for _, rec := range live {
+			if opts.Serving != nil && opts.Serving(rec.ID) {
+				continue
+			}
+			ev := event.Event{Type: event.CallEnded, Call: rec.ID, Time: m.clock.Now(),
+				Side: event.SideEngine, Cause: CauseSiteLost}
+			if err := m.store.Append(ctx, &ev); err != nil {
+				return res, fmt.Errorf("takeover: end call %s in the log: %w", rec.ID, err)
+			}
+			ended++
+			res.Ended++
+			m.metrics.result("lost")
+			q := defQueue
+			if rec.Route != nil {
+				q = rec.Route.Queue
+			}
+			m.log.Warn("takeover: call cut off at the lost site", "call_id", rec.ID, "state", rec.State,
+				"caller", Masked(rec.Caller), "queue", q)
+			if rec.Direction == "outbound" && !strings.HasSuffix(rec.ID, "-cb") {
+				res.Unreachable++ // a follow-up survey call, not the citizen's request
+				continue
+			}
+			enqueue(rec.ID, q, rec.Caller)
+		}
+		if len(live) < store.MaxListLimit || ended == 0 {
+			break
+		}
+	}
+	// The callback requests that were waiting at the lost site.
+	for _, id := range order {
+		p, ok := pending[id]
+		if !ok || queued[id] || (opts.Serving != nil && opts.Serving(id)) {
+			continue
+		}
+		enqueue(p.call, p.queue, p.caller)
+	}
+	if res.Ended > 0 || res.Callbacks > 0 {
+		m.log.Warn("takeover: calls cut off at the lost site ended; their callers will be called back",
+			"ended", res.Ended, "callbacks", res.Callbacks, "unreachable", res.Unreachable)
+	}
+	return res, nil
+}

@@ -1,0 +1,217 @@
+package main
+
+// Hot standby from outside: two engines share one redis-server (the same log
+// prefix) with a short lease. One is active, the other answers INVITE and OPTIONS
+// with 503 and /readyz with 503 while it follows the log. A citizen waits in the
+// general queue at the active one; the active engine is killed (SIGKILL); the test
+// measures how long until the standby answers a new INVITE, checks that the cut-off
+// call is ended in the log ("site lost") and waits on the callback list, that the
+// killed engine restarted on the same Redis comes back as standby (never a second
+// active), and that a planned switchover hands the lease back.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/hotline12345/hotline/internal/redistest"
+	"github.com/hotline12345/hotline/internal/siptest"
+	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/store"
+)
+
+// failoverConfig is one site of the pair: lease TTL 1 s, renewed every 200 ms.
+func failoverConfig(site, redisAddr string) string {
+	return fmt.Sprintf(`
+site: %s
+store:
+  redis: {addr: "%s", prefix: e2e}
+  lease: {ttl: 1s, renew: 200ms}
+`, site, redisAddr)
+}
+
+// readyz returns the status of GET /readyz (0 when the engine does not answer).
+func (e *engine) readyz() int {
+	code, _, err := e.get("/readyz")
+	if err != nil {
+		return 0
+	}
+	return code
+}
+
+// callbacks returns the callback requests waiting in queue name.
+func (e *engine) callbacks(name string) (int, error) {
+	var out struct {
+		Queues []struct {
+			Name      string `json:"name"`
+			Callbacks int    `json:"callbacks"`
+		} `json:"queues"`
+	}
+	if err := e.getJSON("/api/v1/queues", &out); err != nil {
+		return 0, err
+	}
+	for _, q := range out.Queues {
+		if q.Name == name {
+			return q.Callbacks, nil
+		}
+	}
+	return 0, fmt.Errorf("no queue %s", name)
+}
+
+// waitFor polls cond every 50 ms for at most d and fails the test with what when
+// it does not hold by then.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within %v", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// inviteStatus places one call to 12345 through u (offering rtp) and returns the final status (0 on
+// a transport error or timeout); an answered call is hung up at once.
+func inviteStatus(ctx context.Context, u *siptest.UAC, rtp netip.AddrPort) int {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := u.Invite(ictx, "12345", siptest.Offer(rtp, 1, "", 101, media.PCMU))
+	if err != nil {
+		return siptest.StatusCode(err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer hcancel()
+	_ = c.Hangup(hctx)
+	return c.Response.StatusCode
+}
+
+func TestFailoverTakeover(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	cfgA, cfgB := failoverConfig("site-a", rs.Addr), failoverConfig("site-b", rs.Addr)
+	a := startEngine(t, engineOptions{Config: cfgA})
+	waitFor(t, 10*time.Second, "site-a active (/readyz 200)", func() bool { return a.readyz() == http.StatusOK })
+	b := startEngine(t, engineOptions{Config: cfgB})
+	// b is up; it must stay standby while a holds the lease.
+	time.Sleep(1500 * time.Millisecond) // more than a lease TTL: b had every chance to take it
+	if code := b.readyz(); code != http.StatusServiceUnavailable {
+		t.Fatalf("standby /readyz: %d, want 503", code)
+	}
+	if code := a.readyz(); code != http.StatusOK {
+		t.Fatalf("active /readyz: %d, want 200", code)
+	}
+	if _, body, _ := b.get("/readyz"); !strings.Contains(string(body), "standby") {
+		t.Errorf("standby /readyz says %s, want it to say standby", body)
+	}
+
+	// The standby refuses calls and OPTIONS with 503 (and a Retry-After).
+	ub := newUAC(t, b, siptest.Options{})
+	probe := newPeer(t, media.PCMU, 101)
+	if _, err := ub.Invite(ctx, "12345", siptest.Offer(probe.Addr(), 1, "", 101, media.PCMU)); siptest.StatusCode(err) != 503 {
+		t.Fatalf("INVITE at the standby: %v, want 503", err)
+	}
+	octx, ocancel := context.WithTimeout(ctx, 3*time.Second)
+	res, err := ub.Do(octx, ub.Request(sipmsg.OPTIONS, "12345"))
+	ocancel()
+	if err != nil || res.StatusCode != 503 {
+		t.Fatalf("OPTIONS at the standby: %v %v, want 503", res, err)
+	}
+	if res.GetHeader("Retry-After") == nil {
+		t.Errorf("the standby's 503 has no Retry-After:\n%s", res)
+	}
+
+	// A citizen presses 1 at the active site and waits in the general queue.
+	pressOne(ctx, t, a, nil)
+	cut := a.waitCall("routed to general", 15*time.Second, func(c store.CallRecord) bool {
+		return c.State == store.StateRouted && c.Route != nil && c.Route.Queue == "general"
+	})
+	// The standby's projection is warm: it shows the call, routed, from the log.
+	b.waitCall("followed from the log", 5*time.Second, func(c store.CallRecord) bool {
+		return c.ID == cut.ID && c.State == store.StateRouted
+	})
+
+	// The active site is lost.
+	a.kill()
+	lost := time.Now()
+	status := 0
+	for time.Since(lost) < 15*time.Second {
+		if status = inviteStatus(ctx, ub, probe.Addr()); status == 200 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status != 200 {
+		t.Fatalf("the standby did not answer a new call within 15 s of the active site's loss (last status %d)", status)
+	}
+	took := time.Since(lost)
+	t.Logf("takeover: the standby answered a new INVITE %.2f s after the active engine was killed (lease ttl 1s, renew 200ms)", took.Seconds())
+	if code := b.readyz(); code != http.StatusOK {
+		t.Errorf("/readyz of the new active site: %d, want 200", code)
+	}
+
+	// The cut-off call is ended in the log and its caller is on the callback list.
+	b.waitCall("cut off and ended", 5*time.Second, func(c store.CallRecord) bool {
+		return c.ID == cut.ID && c.State == store.StateEnded && c.Cause == "site lost" && c.Side == "engine"
+	})
+	waitFor(t, 5*time.Second, "one callback request in general at the new active site", func() bool {
+		n, err := b.callbacks("general")
+		return err == nil && n == 1
+	})
+
+	for _, l := range strings.Split(b.stderr.String(), "\n") {
+		if strings.Contains(l, "site is active") {
+			t.Logf("site-b: %s", l)
+		}
+	}
+
+	// The lost engine comes back on the same Redis: standby, never a second active.
+	a2 := startEngine(t, engineOptions{Config: cfgA, Data: a.data})
+	a2.waitCall("ended, from the log", 5*time.Second, func(c store.CallRecord) bool {
+		return c.ID == cut.ID && c.State == store.StateEnded
+	})
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if ra, rb := a2.readyz(), b.readyz(); ra != http.StatusServiceUnavailable || rb != http.StatusOK {
+			t.Fatalf("after the restart: site-a /readyz %d (want 503), site-b %d (want 200)", ra, rb)
+		}
+	}
+
+	// failover status names the holder and both sites.
+	out, err := exec.CommandContext(ctx, hotlineBin, "failover", "status", "--redis", rs.Addr, "--prefix", "e2e").CombinedOutput()
+	if err != nil {
+		t.Fatalf("failover status: %v\n%s", err, out)
+	}
+	t.Logf("hotline failover status:\n%s", out)
+	for _, want := range []string{"held by site-b", "site-a: standby", "site-b: active", "last event"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("failover status does not say %q", want)
+		}
+	}
+
+	// A planned switchover hands the lease back to site-a, which picks up the
+	// callback request still waiting.
+	start := time.Now()
+	out, err = exec.CommandContext(ctx, hotlineBin, "failover", "switchover", "--redis", rs.Addr, "--prefix", "e2e",
+		"--drain", "2s", "--timeout", "15s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("failover switchover: %v\n%s", err, out)
+	}
+	t.Logf("hotline failover switchover (%.2f s):\n%s", time.Since(start).Seconds(), out)
+	waitFor(t, 5*time.Second, "site-a active and site-b standby after the switchover", func() bool {
+		return a2.readyz() == http.StatusOK && b.readyz() == http.StatusServiceUnavailable
+	})
+	waitFor(t, 5*time.Second, "the callback request at site-a", func() bool {
+		n, err := a2.callbacks("general")
+		return err == nil && n == 1
+	})
+}
