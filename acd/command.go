@@ -1,6 +1,10 @@
 package acd
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/hotline12345/hotline/queue"
+)
 
 // CommandKind says what a Command does.
 type CommandKind uint8
@@ -58,10 +62,21 @@ const (
 	// that rings at an agent, is being answered or waits as a callback request
 	// cannot be moved (ErrBadState). Reason says who moved it (queue.moved event).
 	CmdMove
+	// CmdConfigureAgent changes an agent's name, pool and skills at run time
+	// (AgentConfig; its ID is Agent). The agent must be logged out (ErrBadState)
+	// and every skill one the engine knows (a queue's or another agent's; else
+	// ErrBadCommand). Reason says who changed it.
+	CmdConfigureAgent
+	// CmdConfigureQueue changes a queue's settings at run time (QueueConfig; its
+	// name is Queue): strategy, ring timeout, wrap-up, maximum wait and length,
+	// exit, service level, announcements, hold audio, overflow, widening, record.
+	// Its name and skill cannot change (ErrBadCommand). Calls waiting keep the
+	// deadlines they joined with; new calls and offers follow the new settings.
+	CmdConfigureQueue
 )
 
 var commandNames = []string{"", "enqueue", "hangup", "callback", "login", "logout", "set-state",
-	"accept", "reject", "connected", "endpoint-gone", "reset-counters", "move"}
+	"accept", "reject", "connected", "endpoint-gone", "reset-counters", "move", "configure-agent", "configure-queue"}
 
 // String returns the command's name.
 func (k CommandKind) String() string {
@@ -90,6 +105,10 @@ type Command struct {
 	// (offered, waiting, answered, overflowed ...) and in no agent's calls, since
 	// the caller's call is counted already; its queue.joined event says "consult".
 	Consult bool
+	// AgentConfig and QueueConfig are the new settings of CmdConfigureAgent and
+	// CmdConfigureQueue.
+	AgentConfig *AgentConfig
+	QueueConfig *queue.Config
 	// Head (Enqueue): the call joins at the head of its priority, before calls that
 	// came earlier: it had its turn, and its agent was lost (the agent's media
 	// connection failed and could not be restored). Reason says why.

@@ -3,6 +3,7 @@ package acd
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hotline12345/hotline/queue"
 )
@@ -69,5 +70,35 @@ func TestConsultCallsCountNowhere(t *testing.T) {
 	}
 	if got := h.eventsOf("queue.joined"); len(got) != 2 {
 		t.Fatalf("joined events %v", got)
+	}
+}
+
+// TestConfigureAtRunTime: a logged-out agent given the business skill takes the
+// business desk's calls once logged in; a logged-in agent cannot be changed; a
+// queue's ring timeout changes for the next offer; its skill cannot change.
+func TestConfigureAtRunTime(t *testing.T) {
+	h := newHarness(t, []queue.Config{q("general", "call-taking"), q("business", "business-environment")},
+		[]AgentConfig{ag("1001", Primary, "call-taking", 5), ag("1002", Primary, "call-taking", 5)})
+	h.do(Command{Kind: CmdConfigureAgent, Agent: "1002", AgentConfig: &AgentConfig{Skills: map[string]int{"business-environment": 6}}})
+	if err := h.try(Command{Kind: CmdConfigureAgent, Agent: "1002", AgentConfig: &AgentConfig{Skills: map[string]int{"juggling": 6}}}); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("unknown skill: %v", err)
+	}
+	h.do(Command{Kind: CmdLogin, Agent: "1002"}, ready("1002"))
+	if err := h.try(Command{Kind: CmdConfigureAgent, Agent: "1002", AgentConfig: &AgentConfig{Pool: Backup}}); !errors.Is(err, ErrBadState) {
+		t.Fatalf("changing a logged-in agent: %v", err)
+	}
+	nc := q("business", "business-environment")
+	nc.RingTimeout = 3 * time.Second
+	h.do(Command{Kind: CmdConfigureQueue, Queue: "business", QueueConfig: &nc})
+	h.do(enq("b", "business", 5))
+	h.wantOffers("b>1002")
+	h.advance(3 * time.Second)
+	h.wantState("1002", NotReady, "missed")
+	bad := q("business", "expert")
+	if err := h.try(Command{Kind: CmdConfigureQueue, Queue: "business", QueueConfig: &bad}); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("changing a queue's skill: %v", err)
+	}
+	if got := h.eventsOf("config.agent"); len(got) != 1 {
+		t.Fatalf("config.agent events %v", got)
 	}
 }

@@ -45,6 +45,7 @@ type Router struct {
 	sink Sink
 	emit func(event.Event)
 	now  time.Time
+	routerConfig
 
 	queues  []*qstate
 	byQueue map[string]*qstate
@@ -66,6 +67,12 @@ type Router struct {
 	dirtyE []*entry
 	cands  []Candidate
 	candA  []*agent
+}
+
+// routerConfig is what run-time configuration changes need (see configure.go).
+type routerConfig struct {
+	skills map[string]int // skill name -> index
+	seed   int64
 }
 
 type qstate struct {
@@ -169,9 +176,10 @@ func NewRouter(queues []queue.Config, cfg Config, d Deps) (*Router, error) {
 	r := &Router{
 		clk: d.Clock, sink: d.Sink, emit: d.Emit,
 		byQueue: map[string]*qstate{}, byAgent: map[string]*agent{},
-		calls: map[string]*entry{},
+		calls: map[string]*entry{}, routerConfig: routerConfig{seed: d.Seed},
 	}
 	skills := map[string]int{}
+	r.skills = skills
 	skill := func(name string) int {
 		i, ok := skills[name]
 		if !ok {
@@ -281,6 +289,10 @@ func (r *Router) apply(c Command) error {
 		return nil
 	case CmdMove:
 		return r.move(c)
+	case CmdConfigureAgent:
+		return r.configureAgent(c)
+	case CmdConfigureQueue:
+		return r.configureQueue(c)
 	}
 	return fmt.Errorf("%w: kind %v", ErrBadCommand, c.Kind)
 }

@@ -323,7 +323,7 @@ func (m *Manager) startHold(ctx context.Context, c *sip.Call, sess *media.Sessio
 // every AnnounceEvery, the caller's place in line and estimated wait read out with
 // the number prompts.
 func (m *Manager) holdLoop(ctx context.Context, c *sip.Call, sess *media.Session, r ivr.Route) {
-	q := m.queues[r.Queue]
+	q := m.queue(r.Queue)
 	first := true
 	for ctx.Err() == nil {
 		src := m.holdSource(q, r.Language, first)

@@ -175,7 +175,7 @@ func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
 	case OpConsult:
 		switch {
 		case op.Target == "queue":
-			if _, ok := m.queues[op.Queue]; !ok {
+			if !m.hasQueue(op.Queue) {
 				return fmt.Errorf("%w %q", ErrUnknownQueue, op.Queue)
 			}
 		case op.Target == "agent":
@@ -193,7 +193,7 @@ func (m *Manager) Control(ctx context.Context, agent string, op Op) error {
 			return fmt.Errorf("%w: consult needs a queue, an agent or a number", ErrBadOp)
 		}
 	case OpTransferQueue:
-		if _, ok := m.queues[op.Queue]; !ok {
+		if !m.hasQueue(op.Queue) {
 			return fmt.Errorf("%w %q", ErrUnknownQueue, op.Queue)
 		}
 	case OpTransferAgent:
@@ -266,7 +266,7 @@ type onHold struct {
 func (m *Manager) holdCall(ctx context.Context, sess *media.Session, leg *agentLeg, r ivr.Route) *onHold {
 	hctx, cancel := context.WithCancel(ctx)
 	h := &onHold{cancel: cancel, done: make(chan struct{})}
-	music := m.holdSource(m.queues[r.Queue], r.Language, false)
+	music := m.holdSource(m.queue(r.Queue), r.Language, false)
 	if music == nil {
 		music = media.Silence(24 * time.Hour)
 	}

@@ -14,8 +14,8 @@ import (
 func TestControlRefuses(t *testing.T) {
 	m := &Manager{
 		endpoints: map[string]acd.Endpoint{"2001": {Kind: acd.EndpointSIP}, "2002": {Kind: acd.EndpointSIP}},
-		queues:    map[string]queue.Config{"business": {Name: "business"}},
 	}
+	m.queues.Store(&map[string]queue.Config{"business": {Name: "business"}})
 	tests := []struct {
 		name  string
 		agent string

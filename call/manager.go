@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline12345/hotline/acd"
@@ -28,7 +29,7 @@ import (
 type Manager struct {
 	cfg     Config
 	menu    *ivr.Config
-	queues  map[string]queue.Config
+	queues  atomic.Pointer[map[string]queue.Config] // replaced whole when a queue is reconfigured
 	prompts *Prompts
 	store   *store.Store
 	pool    *media.PortPool
@@ -65,7 +66,7 @@ type Manager struct {
 	follow         FollowUpConfig
 	recs           map[string]*callRecording // by call id, guarded by mu
 	recCfg         recording.Config
-	recordAnswer   bool // some queue records from the engine's answer
+	recordAnswer   atomic.Bool // some queue records from the engine's answer
 
 	rtc     *media.WebRTC         // nil: no WebRTC seats
 	phones  map[string]*softphone // by agent id, guarded by mu
@@ -130,11 +131,13 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, menu: d.Menu, prompts: d.Prompts, store: d.Store, pool: pool,
 		media: media.NewMetrics(d.Registry), metrics: NewMetrics(d.Registry),
-		log: d.Logger, clock: d.Clock, dataDir: d.MessagesDir, queues: map[string]queue.Config{},
+		log: d.Logger, clock: d.Clock, dataDir: d.MessagesDir,
 	}
+	qs := map[string]queue.Config{}
 	for _, q := range d.Queues {
-		m.queues[q.Name] = q
+		qs[q.Name] = q
 	}
+	m.queues.Store(&qs)
 	m.inbox = map[string]chan acd.Action{}
 	m.cbInbox = map[string]chan acd.Action{}
 	m.callbackVia = d.CallbackVia
@@ -151,7 +154,9 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 		m.recCfg.Dir = d.RecordingsDir
 	}
 	for _, q := range d.Queues {
-		m.recordAnswer = m.recordAnswer || q.Record == queue.RecordAnswer
+		if q.Record == queue.RecordAnswer {
+			m.recordAnswer.Store(true)
+		}
 	}
 	m.restore = d.RestoreTimeout
 	if m.restore <= 0 {
@@ -181,6 +186,7 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 			return nil, err
 		}
 		m.router, m.queueList, m.agentCfg = router, d.Queues, d.Agents
+		m.replayConfig()
 		m.matcher = acd.NewMatcher(router)
 	}
 	return m, nil
@@ -288,6 +294,20 @@ func (m *Manager) Audit(ev event.Event) {
 		"state", ev.State, "queue", ev.Queue)
 	m.emitID(ev.Call, m.log, ev)
 }
+
+// queue is the configuration of queue name (zero and false when unknown).
+func (m *Manager) queue(name string) queue.Config {
+	return (*m.queues.Load())[name]
+}
+
+// hasQueue reports whether a queue is configured.
+func (m *Manager) hasQueue(name string) bool {
+	_, ok := (*m.queues.Load())[name]
+	return ok
+}
+
+// queueMap is the queues' configuration (read only).
+func (m *Manager) queueMap() map[string]queue.Config { return *m.queues.Load() }
 
 // ACD is the matcher the web layer changes agent states through; nil without agents.
 func (m *Manager) ACD() *acd.Matcher { return m.matcher }
@@ -532,7 +552,7 @@ func (m *Manager) run(c *sip.Call) ending {
 // hold plays the queue's hold audio until the call ends (the ACD takes it from here
 // in a later release).
 func (m *Manager) hold(ctx context.Context, sess *media.Session, r ivr.Route) error {
-	if src := m.holdSource(m.queues[r.Queue], r.Language, true); src != nil {
+	if src := m.holdSource(m.queue(r.Queue), r.Language, true); src != nil {
 		if err := sess.Play(ctx, src); err != nil {
 			return err
 		}

@@ -48,7 +48,7 @@ type callRecording struct {
 
 // recordMode is when calls of queue q are recorded.
 func (m *Manager) recordMode(q string) string {
-	if mode := m.queues[q].Record; mode != "" {
+	if mode := m.queue(q).Record; mode != "" {
 		return mode
 	}
 	return queue.RecordAgent
@@ -61,7 +61,7 @@ func (m *Manager) startRecording(c *sip.Call, sess *media.Session) *callRecordin
 		return nil // no data folder: nothing is recorded
 	}
 	cr := &callRecording{m: m, c: c, sess: sess}
-	if m.recordAnswer {
+	if m.recordAnswer.Load() {
 		cr.mu.Lock()
 		cr.create(queue.RecordAnswer)
 		cr.mu.Unlock()

@@ -94,9 +94,9 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	stop()
 
 	defQueue := opts.Queue
-	if _, ok := m.queues[defQueue]; !ok {
+	if !m.hasQueue(defQueue) {
 		defQueue = ""
-		for name := range m.queues {
+		for name := range m.queueMap() {
 			if defQueue == "" || name < defQueue {
 				defQueue = name
 			}
@@ -104,7 +104,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	}
 	queued := map[string]bool{}
 	enqueue := func(id, q, caller string) {
-		if _, ok := m.queues[q]; !ok {
+		if !m.hasQueue(q) {
 			q = defQueue
 		}
 		if m.matcher == nil || q == "" || caller == "" {

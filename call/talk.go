@@ -276,7 +276,7 @@ func (t *talking) startConsult(op Op) error {
 	cctx, cancel := context.WithCancel(t.ctx)
 	mctx, music := context.WithCancel(t.ctx)
 	go func() {
-		if src := m.holdSource(m.queues[t.route.Queue], t.route.Language, false); src != nil {
+		if src := m.holdSource(m.queue(t.route.Queue), t.route.Language, false); src != nil {
 			_ = t.sess.Play(mctx, src)
 		}
 	}()

@@ -51,6 +51,10 @@ const (
 	AgentLogin        Type = "agent.login"        // Agent, Pool
 	AgentLogout       Type = "agent.logout"       // Agent, Reason (logout, endpoint-gone)
 	CountersReset     Type = "acd.counters_reset" // (no fields): queue and agent counters start again (a new day)
+	// Run-time configuration: Data is the new settings (the agent's or queue's
+	// configuration as JSON, written by the call package); Reason who changed it.
+	AgentConfigured Type = "config.agent" // Agent, Pool
+	QueueConfigured Type = "config.queue" // Queue
 
 	// Recordings (one per call, following the caller across transfers; messages
 	// left in the menu are MenuMessage). The recording's id is the call's.

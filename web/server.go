@@ -54,7 +54,9 @@ type Options struct {
 	// Tickets, with Sessions, serves the work orders (/api/v1/tickets) and the
 	// hooks' dead letters.
 	Tickets Tickets
-	Logger  *slog.Logger
+	// Configurer, with Sessions, serves the run-time changes of queues and agents.
+	Configurer Configurer
+	Logger     *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
 }
@@ -109,6 +111,10 @@ func Handler(o Options) http.Handler {
 		mux.HandleFunc("GET /supervisor", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/supervisor/", http.StatusFound)
 		})
+	}
+	if o.Configurer != nil && o.Sessions != nil {
+		mux.HandleFunc("PUT /api/v1/queues/{name}", o.Sessions.requireAuth(a.configureQueue))
+		mux.HandleFunc("PUT /api/v1/agents/{id}/config", o.Sessions.requireAuth(a.configureAgent))
 	}
 	if o.Tickets != nil && o.Sessions != nil {
 		a.ticketRoutes(mux)
