@@ -17,6 +17,9 @@ const ShortAbandon = 5 * time.Second
 type Stats struct {
 	Queues map[string]QueueStats
 	Agents map[string]AgentStats
+	// Estimates is, per queue, the wait a caller joining now would be told (live
+	// only: Recount leaves it empty).
+	Estimates map[string]time.Duration
 }
 
 // QueueStats are one queue's live numbers.
@@ -116,7 +119,8 @@ func (q *QueueStats) reset() {
 
 // Stats returns the live numbers.
 func (r *Router) Stats() Stats {
-	s := Stats{Queues: make(map[string]QueueStats, len(r.queues)), Agents: make(map[string]AgentStats, len(r.agents))}
+	s := Stats{Queues: make(map[string]QueueStats, len(r.queues)), Agents: make(map[string]AgentStats, len(r.agents)),
+		Estimates: make(map[string]time.Duration, len(r.queues))}
 	oldest := make(map[*qstate]time.Time, len(r.queues))
 	for _, e := range r.calls {
 		if e.state == esAnswered || e.consult {
@@ -129,6 +133,9 @@ func (r *Router) Stats() Stats {
 	for _, q := range r.queues {
 		qs := q.st
 		qs.Oldest = oldest[q]
+		// What a caller joining now would be told: the wait at the line's end.
+		probe := &entry{Entry: queue.Entry{Level: q.cfg.MinLevel}, q: q}
+		s.Estimates[q.cfg.Name] = r.estimate(probe, q.line.Len()+1)
 		s.Queues[q.cfg.Name] = qs
 	}
 	for _, a := range r.agents {

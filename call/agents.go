@@ -289,6 +289,8 @@ func (m *Manager) transferOut(ctx context.Context, c *sip.Call, sess *media.Sess
 	defer br.Close()
 	defer m.recordingOf(c.ID).agentLeg(out.sess, r.Queue)()
 	c.Log.Info("caller connected to the transfer number", "to_number", Masked(number))
+	// The call record: talking again (to the outside number, no agent).
+	m.emit(c, event.Event{Type: event.CallConnected, Dialled: number})
 	select {
 	case <-ctx.Done():
 		out.close(context.Background(), 16, "caller hung up")

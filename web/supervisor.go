@@ -123,7 +123,7 @@ func (a *api) buildWallboard(ctx context.Context, now time.Time) (*wallboard, er
 	for name, q := range st.Queues {
 		info := qinfo[name]
 		v := wallQueue{queueView: queueViewOf(name, q, now), Skill: info.Skill, TargetPercent: info.TargetPercent,
-			TargetWithin: info.TargetWithin.Seconds()}
+			TargetWithin: info.TargetWithin.Seconds(), Estimate: st.Estimates[name].Seconds()}
 		if v.ServiceLevel != nil && info.TargetPercent > 0 && *v.ServiceLevel*100 < float64(info.TargetPercent) {
 			v.AtRisk = true
 			wb.Alerts = append(wb.Alerts, wallAlert{Kind: "service_level", Subject: name,

@@ -10,7 +10,7 @@ const T = {
     title: "12345 热线班长席", language: "语言", login: "登录", supId: "账号", password: "密码", loginBtn: "登录",
     fQueue: "队列", fSkill: "技能", fPool: "坐席池", all: "全部", primary: "主席", backup: "备席", hearing: "听到",
     alerts: "告警", queues: "队列", queue: "队列", waiting: "排队", longest: "最长等待", sl: "服务水平", offered: "呼入",
-    answered: "接通", abandoned: "放弃", overflowed: "溢出", avgAnswer: "平均应答", calls: "通话", call: "通话", caller: "来电",
+    answered: "接通", abandoned: "放弃", overflowed: "溢出", avgAnswer: "平均应答", ewt: "预计等待", calls: "通话", call: "通话", caller: "来电",
     state: "状态", agent: "坐席", time: "时长", actions: "操作", agents: "坐席", name: "姓名", pool: "坐席池", inState: "持续",
     callsToday: "今日通话", talk: "通话时长", current: "当前通话", ready: "就绪", notReady: "示忙", logout: "签出",
     listen: "监听", whisper: "耳语", barge: "强插", leave: "退出", move: "转移", live: "实时", offline: "连接中断，重连中…",
@@ -27,7 +27,7 @@ const T = {
     title: "12345 Hotline Supervisor", language: "Language", login: "Log in", supId: "Account", password: "Password", loginBtn: "Log in",
     fQueue: "Queue", fSkill: "Skill", fPool: "Pool", all: "all", primary: "primary", backup: "backup", hearing: "Hearing",
     alerts: "Alerts", queues: "Queues", queue: "Queue", waiting: "Waiting", longest: "Longest wait", sl: "Service level", offered: "Offered",
-    answered: "Answered", abandoned: "Abandoned", overflowed: "Overflowed", avgAnswer: "Avg answer", calls: "Calls", call: "Call", caller: "Caller",
+    answered: "Answered", abandoned: "Abandoned", overflowed: "Overflowed", avgAnswer: "Avg answer", ewt: "Est. wait", calls: "Calls", call: "Call", caller: "Caller",
     state: "State", agent: "Agent", time: "Time", actions: "Actions", agents: "Agents", name: "Name", pool: "Pool", inState: "In state",
     callsToday: "Calls today", talk: "Talk time", current: "Current call", ready: "Ready", notReady: "Not ready", logout: "Log out",
     listen: "Listen", whisper: "Whisper", barge: "Barge", leave: "Leave", move: "Move", live: "live", offline: "disconnected, reconnecting…",
@@ -150,6 +150,7 @@ function render() {
     cell(tr, q.service_level === null ? "—" : Math.round(q.service_level * 100) + "% / " + q.target_percent + "%");
     cell(tr, q.offered); cell(tr, q.answered); cell(tr, q.abandoned); cell(tr, q.overflowed);
     cell(tr, q.answered ? q.average_answer_seconds.toFixed(1) + " s" : "—");
+    cell(tr, fmt(q.estimated_wait_seconds));
   }
 
   const now = Date.now();
