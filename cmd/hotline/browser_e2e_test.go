@@ -258,6 +258,7 @@ func TestAgentPageInChromium(t *testing.T) {
 	artifact(t, "agent-page-after-call-form.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
 	cdp(t, page, "create the work order", chromedp.Click("#ticketBtn"))
 	poll(t, page, "work order created", `hotline.lastTicket && hotline.lastTicket.id.startsWith("WO")`, 10*time.Second)
+	poll(t, page, "the work order in the agent's list", `[...document.querySelectorAll("#orderList td")].some(td => td.textContent === hotline.lastTicket.id)`, 10*time.Second)
 	code, _, body := e.getAuth("/api/v1/tickets", e.login("1005"))
 	var tl struct {
 		Tickets []struct {

@@ -44,7 +44,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	if rc.requests <= rc.failFirst {
+	if rc.requests <= rc.failFirst || rc.failFirst == 1<<30 {
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 		return
 	}
@@ -256,4 +256,63 @@ func keys(ctx context.Context, t *testing.T, e *engine, keys string) {
 		stop()
 		<-done
 	})
+}
+
+// TestHookDeliverySurvivesKill: the city's system is down when a work order is
+// made; the engine is killed (SIGKILL) with the delivery pending; started again on
+// the same data folder, with the system back, it delivers the work order, once.
+func TestHookDeliverySurvivesKill(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	secret := []byte("another-s3cret")
+	rc := &receiver{t: t, secret: secret, failFirst: 1 << 30, keys: map[string]int{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	data := t.TempDir()
+	cfg := fmt.Sprintf("hooks:\n  - {type: webhook, url: %q, secret: %q, timeout: 1s}\nsurvey: {post_call: false}\n", srv.URL, string(secret))
+	e := startEngine(t, engineOptions{Data: data, Config: cfg})
+	webrtcAgent(ctx, t, e, "1034", agentsim.Options{TalkFor: time.Second})
+	pressOne(ctx, t, e, media.Silence(time.Minute))
+	rec := e.waitCall("ended by the agent", 30*time.Second, func(c store.CallRecord) bool { return c.Agent == "1034" && c.State == "ended" })
+	code, body, err := e.post("/api/v1/tickets", e.login("1034"), `{"call": "`+rec.ID+`", "category": "help", "summary": "a fallen tree", "disposition": "direct"}`)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("create: %d %s %v", code, body, err)
+	}
+	var wo ticket.WorkOrder
+	if err := json.Unmarshal(body, &wo); err != nil {
+		t.Fatal(err)
+	}
+	// Attempts are being refused: the delivery is pending.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rc.mu.Lock()
+		n := rc.requests
+		rc.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery attempt reached the receiver")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.kill()
+	rc.mu.Lock()
+	rc.failFirst = -1 // the city's system is back
+	rc.mu.Unlock()
+	startEngine(t, engineOptions{Data: data, Config: cfg})
+	rc.wait(t, "the pending work order after the restart", ticket.TypeCreated, wo.ID, nil, 30*time.Second)
+	time.Sleep(time.Second)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	got := 0
+	for _, ev := range rc.events {
+		if ev.Type == ticket.TypeCreated && ev.Order != nil && ev.Order.ID == wo.ID {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Fatalf("the work order arrived %d times, want once", got)
+	}
 }

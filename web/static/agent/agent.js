@@ -15,6 +15,7 @@ const T = {
     micMissing: "没有找到麦克风：请插入耳麦后点“重试”。", micDenied: "浏览器不允许使用麦克风：请在地址栏的权限设置中允许麦克风，然后点“重试”。",
     micOther: "麦克风无法打开：", mediaFailed: "媒体连接失败：请检查网络或防火墙是否放行引擎的 UDP 端口，然后点“重试”。",
     signalDown: "与服务器的连接已断开，正在重连…", badLogin: "工号或密码错误。", tooMany: "登录失败次数过多，请稍后再试。",
+    myOrders: "我的工单", overdue: "已超期", open: "处理中", closed: "已办结", replied: "已答复", reopened: "重新办理",
     afterCall: "话后登记", category: "类别", district: "区", address: "地址", summary: "诉求摘要", direct: "直接答复",
     dispatched: "派单至", createTicket: "生成工单", skip: "不登记", ticketMade: "已生成工单",
     consultation: "咨询", help: "求助", suggestion: "建议", praise: "表扬", complaint: "投诉", report: "举报",
@@ -35,6 +36,7 @@ const T = {
     micMissing: "No microphone found: plug in your headset, then press Retry.", micDenied: "The browser does not allow the microphone: allow it in the address bar's site permissions, then press Retry.",
     micOther: "The microphone cannot be opened: ", mediaFailed: "The media connection failed: check the network, or that the firewall lets the engine's UDP port through, then press Retry.",
     signalDown: "Connection to the server lost, reconnecting…", badLogin: "Unknown agent or wrong password.", tooMany: "Too many failed logins: wait and try again.",
+    myOrders: "My work orders", overdue: "overdue", open: "open", closed: "closed", replied: "replied", reopened: "reopened",
     afterCall: "After-call form", category: "Category", district: "District", address: "Address", summary: "Summary", direct: "Answered directly",
     dispatched: "Dispatch to", createTicket: "Create work order", skip: "Skip", ticketMade: "Work order created",
     consultation: "consultation", help: "help request", suggestion: "suggestion", praise: "praise", complaint: "complaint", report: "report",
@@ -118,6 +120,7 @@ $("loginForm").addEventListener("submit", async (e) => {
   $("who").hidden = false;
   $("who").textContent = S.agent;
   connectSignal();
+  loadOrders();
   await preCheck();
   loadQueues();
 });
@@ -603,6 +606,7 @@ $("ticketForm").addEventListener("submit", async (e) => {
   try {
     const wo = await api("POST", "/api/v1/tickets", body);
     S.lastTicket = wo;
+    loadOrders();
     $("ticketResult").textContent = t("ticketMade") + ": " + wo.id;
     logEvent(t("ticketMade") + " " + wo.id);
     $("ticketForm").reset();
@@ -613,6 +617,24 @@ $("ticketForm").addEventListener("submit", async (e) => {
   }
 });
 $("skipBtn").addEventListener("click", () => { $("form").hidden = true; });
+
+// The agent's own work orders: status, deadline, overdue.
+async function loadOrders() {
+  let res;
+  try { res = await api("GET", "/api/v1/tickets?limit=20"); } catch (_) { return; }
+  S.orders = res.tickets;
+  const tb = $("orderList").tBodies[0];
+  tb.textContent = "";
+  for (const w of res.tickets) {
+    const tr = tb.insertRow();
+    if (w.overdue && w.status !== "closed") tr.className = "overdue";
+    for (const v of [w.id, t(w.category), t(w.status) + (w.department ? " · " + w.department : ""),
+      w.deadline ? new Date(w.deadline).toLocaleDateString() : "", w.overdue ? t("overdue") : "", (w.summary || "").slice(0, 40)]) {
+      tr.insertCell().textContent = v;
+    }
+  }
+}
+setInterval(() => { if (S.token) loadOrders(); }, 30000);
 
 // ---- keyboard ------------------------------------------------------------------
 
