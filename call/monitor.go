@@ -58,8 +58,7 @@ func (t *talking) monitor(op Op) error {
 	audit := event.Event{Type: event.SupervisorAction, Agent: op.Agent, Reason: op.Mode, Call: c.ID, Dialled: t.leg.agent}
 	if op.Mode == "leave" {
 		if t.mon != nil && t.monSup == op.Agent {
-			t.mon.Close()
-			t.mon, t.monSup = nil, ""
+			t.leaveMonitor()
 		}
 		m.Audit(audit)
 		return nil
@@ -94,6 +93,15 @@ func (t *talking) monitor(op Op) error {
 		t.mon, t.monSup = nil, ""
 		return fmt.Errorf("monitor: %w", err)
 	}
+	// A barging supervisor speaks for the centre: their voice joins the right
+	// channel of the recording; listening or whispering, it does not.
+	if t.supUntap != nil {
+		t.supUntap()
+		t.supUntap = nil
+	}
+	if mode == media.Barge {
+		t.supUntap = t.cr.supervisorLeg(ph.peer)
+	}
 	m.Audit(audit)
 	c.Log.Info("supervisor on the call", "supervisor", op.Agent, "mode", op.Mode, "agent_id", t.leg.agent)
 	return nil
@@ -105,4 +113,16 @@ func doneOf(mon *media.Monitor) <-chan struct{} {
 		return nil
 	}
 	return mon.Done()
+}
+
+// leaveMonitor takes the supervisor (if any) off the call and out of the recording.
+func (t *talking) leaveMonitor() {
+	if t.supUntap != nil {
+		t.supUntap()
+		t.supUntap = nil
+	}
+	if t.mon != nil {
+		t.mon.Close()
+		t.mon, t.monSup = nil, ""
+	}
 }

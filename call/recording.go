@@ -158,6 +158,26 @@ func (cr *callRecording) agentLeg(l media.Leg, q string) (untap func()) {
 	return func() { l.TapPackets(nil) }
 }
 
+// supervisorLeg taps a barging supervisor's leg into the right channel (mixed with
+// the agent) until the returned function is called.
+func (cr *callRecording) supervisorLeg(l media.Leg) (untap func()) {
+	if cr == nil {
+		return func() {}
+	}
+	cr.mu.Lock()
+	rec := cr.rec
+	cr.mu.Unlock()
+	if rec == nil {
+		return func() {}
+	}
+	l.TapPackets(func(codec media.Codec, ssrc, ts uint32, p []byte) {
+		if !cr.agentMute.Load() {
+			rec.Write(recording.Supervisor, codec, ssrc, ts, p)
+		}
+	})
+	return func() { l.TapPackets(nil) }
+}
+
 // hold mutes the centre's side while the caller is on hold.
 func (cr *callRecording) hold(on bool) {
 	if cr != nil {

@@ -37,6 +37,7 @@ type talking struct {
 	cons       *consult
 	mon        *media.Monitor // a supervisor on the call
 	monSup     string
+	supUntap   func() // a barging supervisor's voice in the recording
 	acdCall    string // the ACD call the current agent answered: the call's, or a consult's
 	consults   int
 }
@@ -146,9 +147,7 @@ func (m *Manager) talk(ctx context.Context, c *sip.Call, sess *media.Session, ne
 
 // cleanup undoes what talk set up, whichever way it ended.
 func (t *talking) cleanup() {
-	if t.mon != nil {
-		t.mon.Close()
-	}
+	t.leaveMonitor()
 	t.endConsult("call over")
 	t.held.stop()
 	if t.br != nil {
@@ -266,10 +265,7 @@ func (t *talking) startConsult(op Op) error {
 			return err
 		}
 	}
-	if t.mon != nil {
-		t.mon.Close() // the supervisor leaves with the bridge
-		t.mon, t.monSup = nil, ""
-	}
+	t.leaveMonitor() // the supervisor leaves with the bridge
 	t.br.Close()
 	t.br = nil
 	t.cr.hold(true)
@@ -413,10 +409,7 @@ func (t *talking) completeConsult() (end error, reply error) {
 	}
 	cs.br.Close()
 	cs.music()
-	if t.mon != nil {
-		t.mon.Close()
-		t.mon, t.monSup = nil, ""
-	}
+	t.leaveMonitor()
 	br, err := media.Bridge(t.sess, cs.leg.media())
 	if err != nil {
 		return nil, fmt.Errorf("consult complete: bridge: %w", err)

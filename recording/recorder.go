@@ -24,7 +24,10 @@ type Side uint8
 // The two sides of a call.
 const (
 	Caller Side = iota // left: the citizen
-	Agent              // right: whoever speaks for the centre (agent, transfer target, supervisor barging)
+	Agent              // right: whoever speaks for the centre (agent, transfer target)
+	// Supervisor is mixed into the right channel with Agent: a supervisor who
+	// barged in speaks for the centre too.
+	Supervisor
 )
 
 // State is where a recording stands.
@@ -138,10 +141,11 @@ type Recorder struct {
 	f        *os.File
 	seal     *sealer
 	ring     []int16 // interleaved stereo frames [flushed, flushed+ringLen)
+	extra    []int16 // the Supervisor's frames, mixed into the right channel when written; nil until one comes
 	ringLen  int64
 	flushed  int64 // frames handed to the file (or to the chunk being filled)
 	stored   int64 // data bytes stored in the file (plain bytes)
-	sides    [2]stream
+	sides    [3]stream
 	pcm      []int16
 	out      []byte // plain bytes of a block
 	chunk    []byte // plaintext of the chunk being filled (encrypted)
@@ -240,7 +244,7 @@ func (r *Recorder) frameAt(t time.Time) int64 { return int64(t.Sub(r.start)) / f
 // fails: a write failure marks the recording failed (Err, Result.State). Audio
 // written while paused or after Close is discarded. Write does not keep payload.
 func (r *Recorder) Write(side Side, codec media.Codec, ssrc uint32, ts uint32, payload []byte) {
-	if side > Agent || len(payload) == 0 || r.closed.Load() || r.paused.Load() {
+	if side > Supervisor || len(payload) == 0 || r.closed.Load() || r.paused.Load() {
 		return
 	}
 	if len(payload) > maxPayload {
@@ -413,6 +417,15 @@ func (r *Recorder) place(p packet) {
 	if over := pos + int64(len(pcm)) - (r.flushed + r.ringLen); over > 0 {
 		r.flushTo(r.flushed + over) // too far ahead for the ring: write out the oldest now
 	}
+	if p.side == Supervisor {
+		if r.extra == nil {
+			r.extra = make([]int16, r.ringLen)
+		}
+		for i, v := range pcm {
+			r.extra[(pos+int64(i))%r.ringLen] = v
+		}
+		return
+	}
 	side := int64(p.side)
 	for i, v := range pcm {
 		r.ring[((pos+int64(i))%r.ringLen)*2+side] = v
@@ -433,6 +446,14 @@ func (r *Recorder) flushTo(to int64) {
 	for r.flushed < to {
 		a := r.flushed
 		b := min(to, a+blockFrames, a+r.ringLen-a%r.ringLen) // one contiguous run of the ring
+		if r.extra != nil { // the supervisor's voice joins the right channel
+			base := a % r.ringLen
+			for i := range b - a {
+				x := &r.ring[(base+i)*2+1]
+				*x = clip16(int32(*x) + int32(r.extra[base+i]))
+				r.extra[base+i] = 0
+			}
+		}
 		r.silencePaused(a, b)
 		seg := r.ring[(a%r.ringLen)*2 : (a%r.ringLen+(b-a))*2]
 		r.emit(seg)
@@ -601,4 +622,9 @@ func hashFile(f *os.File) (int64, string, error) {
 		return n, "", fmt.Errorf("recording: hash: %w", err)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// clip16 is v within int16.
+func clip16(v int32) int16 {
+	return int16(max(-32768, min(32767, v)))
 }

@@ -405,3 +405,41 @@ func TestCreateErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSupervisorMixedIntoTheRight: a supervisor barging in (600 Hz) is mixed into
+// the right channel with the agent (440 Hz) while both speak; the caller's left
+// channel is untouched.
+func TestSupervisorMixedIntoTheRight(t *testing.T) {
+	clk := newFake()
+	cfg := Config{Dir: t.TempDir(), Clock: clk}
+	r := create(t, cfg, "barge")
+	caller := &source{side: Caller, codec: media.PCMU, ssrc: 1, hz: 1000}
+	agent := &source{side: Agent, codec: media.PCMU, ssrc: 2, hz: 440}
+	sup := &source{side: Supervisor, codec: media.PCMA, ssrc: 3, hz: 600}
+	run(r, clk, 150, func(i int) {
+		caller.send(r)
+		agent.send(r)
+		if i >= 50 && i < 100 { // the supervisor barges in for 1-2 s
+			sup.send(r)
+		}
+	})
+	res, err := r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, right, _ := readAll(t, cfg, res.Path)
+	before, during, after := window(right, 200*time.Millisecond, 800*time.Millisecond), window(right, 1200*time.Millisecond, 1800*time.Millisecond),
+		window(right, 2200*time.Millisecond, 2800*time.Millisecond)
+	if s := toneShare(before, 600); s > 0.05 {
+		t.Errorf("600 Hz on the right before the barge: %.2f", s)
+	}
+	if a, s := toneShare(during, 440), toneShare(during, 600); a < 0.25 || s < 0.25 {
+		t.Errorf("during the barge the right channel holds 440 Hz %.2f and 600 Hz %.2f, want both", a, s)
+	}
+	if s := toneShare(after, 600); s > 0.05 {
+		t.Errorf("600 Hz on the right after the barge: %.2f", s)
+	}
+	if s := toneShare(window(left, 1200*time.Millisecond, 1800*time.Millisecond), 600); s > 0.05 {
+		t.Errorf("the supervisor leaked into the caller's channel: %.2f", s)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hotline12345/hotline/internal/agentsim"
 	"github.com/hotline12345/hotline/media/mediatest"
+	"github.com/hotline12345/hotline/recording"
 	"github.com/hotline12345/hotline/store"
 )
 
@@ -33,7 +35,7 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	go sup.Browser().Play(pctx, agentsim.Tone(600).Loop())
 
 	toneClip, _ := tone(1000)
-	_, peer := pressOne(ctx, t, e, toneClip.Loop())
+	call, peer := pressOne(ctx, t, e, toneClip.Loop())
 	_, frames440 := tone(440)
 	waitFrames(t, "the agent's tone", peer, frames440, netip.AddrPort{}, 10, 15*time.Second)
 	rec := e.waitCall("connected to 1020", 5*time.Second, func(c store.CallRecord) bool { return c.Agent == "1020" && c.State == "connected" })
@@ -65,6 +67,7 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 		settle()
 	}
 
+	listenAt := time.Now()
 	monitor("listen")
 	want("listen: the supervisor hears the caller", last(sup.Browser()), 1000, true)
 	want("listen: the supervisor hears the agent", last(sup.Browser()), 440, true)
@@ -77,6 +80,7 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	want("whisper: the caller does not hear the supervisor", callerLast(), 600, false)
 	want("whisper: the caller hears the agent", callerLast(), 440, true)
 
+	bargeAt := time.Now()
 	monitor("barge")
 	want("barge: the caller hears the supervisor", callerLast(), 600, true)
 	want("barge: the caller hears the agent", callerLast(), 440, true)
@@ -88,5 +92,29 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	want("leave: the caller no longer hears the supervisor", callerLast(), 600, false)
 	for _, mode := range []string{"listen", "whisper", "barge", "leave"} {
 		waitLog(t, e, "action="+mode, time.Second)
+	}
+
+	// The recording: the barging supervisor speaks for the centre (the right
+	// channel holds 600 Hz then); listening, they are not in it.
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.login("admin")
+	r := e.recordingOf(rec.ID, admin, store.RecComplete, 10*time.Second)
+	_, _, wav := e.getAuth("/api/v1/recordings/"+r.ID+"/audio", admin)
+	_, right, err := recording.ReadStereo(bytes.NewReader(wav))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(w time.Time) int { return int(w.Sub(r.Start) * 8000 / time.Second) }
+	if i := at(listenAt) + 4000; i+4000 <= len(right) {
+		if s := share(right[i:i+4000], 600); s > 0.05 {
+			t.Errorf("the listening supervisor is in the recording (share of 600 Hz %.2f)", s)
+		}
+	}
+	if i := at(bargeAt) + 6000; i+4000 > len(right) {
+		t.Fatalf("the barge is not in the recording (%d of %d samples)", i, len(right))
+	} else if s := share(right[i:i+4000], 600); s < 0.15 {
+		t.Errorf("the barging supervisor is not on the recording's right channel (share of 600 Hz %.2f)", s)
 	}
 }
