@@ -446,7 +446,7 @@ func (r *Recorder) flushTo(to int64) {
 	for r.flushed < to {
 		a := r.flushed
 		b := min(to, a+blockFrames, a+r.ringLen-a%r.ringLen) // one contiguous run of the ring
-		if r.extra != nil { // the supervisor's voice joins the right channel
+		if r.extra != nil {                                  // the supervisor's voice joins the right channel
 			base := a % r.ringLen
 			for i := range b - a {
 				x := &r.ring[(base+i)*2+1]
