@@ -57,6 +57,10 @@ type CallRecord struct {
 	Cause     string    `json:"cause,omitempty"`  // why, in words
 	Code      int       `json:"code,omitempty"`   // SIP status code of the ending, if any
 	Rating    string    `json:"rating,omitempty"` // the post-call survey: 1 satisfied, 2 basically satisfied, 3 dissatisfied
+	// LeftQueue is how the call last left a queue (answered, abandoned, timed_out,
+	// full, moved, lost) and Waited how long it had waited there.
+	LeftQueue string        `json:"left_queue,omitempty"`
+	Waited    time.Duration `json:"waited,omitempty"`
 }
 
 // Input is one menu input: the digits collected at a node and how they arrived.
@@ -183,6 +187,8 @@ func (v *CallView) Apply(ev *event.Event) {
 		if ev.Language != "" {
 			r.Language = ev.Language
 		}
+	case event.QueueLeft:
+		r.LeftQueue, r.Waited = ev.Reason, ev.Duration
 	case event.SurveyResult:
 		if ev.Reason == "post-call" {
 			r.Rating = ev.Digits

@@ -56,7 +56,9 @@ type Options struct {
 	Tickets Tickets
 	// Configurer, with Sessions, serves the run-time changes of queues and agents.
 	Configurer Configurer
-	Logger     *slog.Logger
+	// Callbacks, with Sessions, serves the abandoned calls and calling them back.
+	Callbacks Callbacks
+	Logger    *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
 }
@@ -111,6 +113,10 @@ func Handler(o Options) http.Handler {
 		mux.HandleFunc("GET /supervisor", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/supervisor/", http.StatusFound)
 		})
+	}
+	if o.Callbacks != nil && o.Sessions != nil {
+		mux.HandleFunc("GET /api/v1/abandoned", o.Sessions.requireAuth(a.abandoned))
+		mux.HandleFunc("POST /api/v1/calls/{id}/callback", o.Sessions.requireAuth(a.callBack))
 	}
 	if o.Configurer != nil && o.Sessions != nil {
 		mux.HandleFunc("PUT /api/v1/queues/{name}", o.Sessions.requireAuth(a.configureQueue))

@@ -336,3 +336,50 @@ func (a *api) audit(ev event.Event) {
 		a.o.Auditor.Audit(ev)
 	}
 }
+
+// Callbacks is what the abandoned-calls list needs (*call.Manager).
+type Callbacks interface {
+	Abandoned(limit int) []store.CallRecord
+	CallBack(ctx context.Context, id, by string) error
+}
+
+// abandoned serves GET /api/v1/abandoned?limit=N: the calls whose callers hung up
+// while waiting in a queue, newest first, with number, queue and wait (supervisors).
+func (a *api) abandoned(w http.ResponseWriter, r *http.Request) {
+	if sess, _ := SessionFrom(r.Context()); sess.Role != RoleSupervisor {
+		writeError(w, http.StatusForbidden, "forbidden", "supervisors only")
+		return
+	}
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		fmt.Sscan(s, &limit)
+	}
+	calls := a.o.Callbacks.Abandoned(limit)
+	if calls == nil {
+		calls = []store.CallRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"calls": calls})
+}
+
+// callBack serves POST /api/v1/calls/{id}/callback: a supervisor puts an abandoned
+// call on its queue's callback list. 409 not_abandoned, no_outbound_trunk.
+func (a *api) callBack(w http.ResponseWriter, r *http.Request) {
+	sess, _ := SessionFrom(r.Context())
+	if sess.Role != RoleSupervisor {
+		writeError(w, http.StatusForbidden, "forbidden", "supervisors only")
+		return
+	}
+	id := r.PathValue("id")
+	err := a.o.Callbacks.CallBack(r.Context(), id, sess.ID)
+	switch {
+	case err == nil:
+		a.audit(event.Event{Type: event.SupervisorAction, Agent: sess.ID, Reason: "callback", Call: id})
+		writeJSON(w, http.StatusOK, map[string]string{"call": id, "callback": "queued"})
+	case errors.Is(err, call.ErrNoTrunk):
+		writeError(w, http.StatusConflict, "no_outbound_trunk", err.Error())
+	case errors.Is(err, call.ErrNotOnCall):
+		writeError(w, http.StatusConflict, "not_abandoned", err.Error())
+	default:
+		writeError(w, http.StatusConflict, "callback_refused", err.Error())
+	}
+}

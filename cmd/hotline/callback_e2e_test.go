@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline12345/hotline/internal/agentsim"
 	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/media/mediatest"
 	"github.com/hotline12345/hotline/store"
@@ -362,4 +363,49 @@ agents:
 		t.Errorf("ended call: agent %q, want 2999", ended.Agent)
 	}
 	e.waitAgent("2999", "in wrap-up", 5*time.Second, func(a agentStat) bool { return a.State == "wrap-up" })
+}
+
+// TestCallBackAbandoned: a caller gives up while waiting; the supervisor sees the
+// call in the abandoned list (number, queue, wait) and puts it on the callback
+// list; agent 1035 logs in, answers the callback, and the engine calls the
+// citizen's phone through the trunk: "<id>-cb" is connected to 1035.
+func TestCallBackAbandoned(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	outbound, release := reserveUDPPort(t)
+	e := startEngine(t, engineOptions{Config: callbackConfig(outbound)})
+	call, _ := pressOne(ctx, t, e, media.Silence(time.Minute))
+	rec := e.waitCall("waiting", 20*time.Second, func(c store.CallRecord) bool { return c.State == store.StateRouted })
+	time.Sleep(time.Second)
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCall("abandoned", 5*time.Second, func(c store.CallRecord) bool { return c.ID == rec.ID && c.State == "ended" })
+	admin := e.login("admin")
+	code, _, body := e.getAuth("/api/v1/abandoned", admin)
+	var list struct {
+		Calls []store.CallRecord `json:"calls"`
+	}
+	if code != 200 || json.Unmarshal(body, &list) != nil || len(list.Calls) != 1 || list.Calls[0].ID != rec.ID ||
+		list.Calls[0].Caller != callbackCitizen || list.Calls[0].Waited < time.Second || list.Calls[0].Route == nil {
+		t.Fatalf("abandoned list: %d %s", code, body)
+	}
+	if code, _, _ := e.getAuth("/api/v1/abandoned", e.login("1001")); code != http.StatusForbidden {
+		t.Errorf("an agent reading the abandoned list: %d, want 403", code)
+	}
+	code2, body2, err := e.post("/api/v1/calls/"+rec.ID+"/callback", admin, "")
+	if err != nil || code2 != 200 {
+		t.Fatalf("call back: %d %s %v", code2, body2, err)
+	}
+	if code2, _, _ := e.post("/api/v1/calls/"+rec.ID+"/callback", admin, ""); code2 != http.StatusConflict {
+		t.Errorf("calling back twice: %d, want 409", code2)
+	}
+	release()
+	citizen := (&seat{t: t, e: e, id: callbackCitizen, port: outbound}).answerCallback(3 * time.Second)
+	webrtcAgent(ctx, t, e, "1035", agentsim.Options{})
+	e.waitCall("calling back, connected", 20*time.Second, func(c store.CallRecord) bool {
+		return c.ID == rec.ID+"-cb" && c.State == store.StateConnected && c.Agent == "1035"
+	})
+	citizen.waitEnd("the citizen answers and hangs up", 15*time.Second)
 }
