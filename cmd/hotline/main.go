@@ -219,6 +219,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	if a := mgr.WebRTCAddr(); a.IsValid() {
 		fmt.Fprintf(stdout, "  agent page %s/agent/   (media: udp %s)\n", base, a)
 	}
+	fmt.Fprintf(stdout, "  supervisor %s/supervisor/   reports %s/api/v1/reports\n", base, base)
 	if n := cfg.LabAccounts(); n > 0 {
 		fmt.Fprintf(stdout, "  login     %d accounts (agents and supervisors) use the lab password %q (loopback only)\n", n, cfg.LabPassword)
 	}
