@@ -10,13 +10,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hotline12345/hotline/internal/agentsim"
-	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/media/mediatest"
 	"github.com/hotline12345/hotline/store"
 )
 
 // TestSupervisorPageInChromium: supervisor 9001 logs in to /supervisor in headless
-// Chromium. Two callers wait in the general queue with no agent: the wallboard
+// Chromium. Two SIPp callers wait in the general queue with no agent: the wallboard
 // shows them (waiting 2, the calls listed as waiting) within a second or two. The
 // supervisor moves one to the business queue from the page; agent 1101 logs in,
 // is offered a call and lets it ring; the supervisor logs it out from the page,
@@ -36,8 +35,11 @@ func TestSupervisorPageInChromium(t *testing.T) {
 	poll(t, page, "first wallboard", `window.sup && sup.board !== null && sup.board.queues.length > 0`, 15*time.Second)
 	pollSup(t, page, "monitor audio connected", `sup.media === "connected"`, 15*time.Second)
 
-	c1, _ := pressOne(ctx, t, e, media.Silence(time.Minute))
-	c2, _ := pressOne(ctx, t, e, media.Silence(time.Minute))
+	// The load: two SIPp citizens press 1 and wait in the general queue for 30 s.
+	for range 2 {
+		startSIPp(t, e, sippCall{Scenario: "menu_rfc4733.xml", Replace: map[string]string{"DIGIT": "1"},
+			Args: []string{"-d", "30000"}, Timeout: 60 * time.Second})
+	}
 	pollSup(t, page, "two callers waiting on the wallboard", `sup.board.queues.find(q => q.name === "general").waiting === 2 &&
 		document.querySelectorAll('#calls tbody tr').length === 2`, 10*time.Second)
 	// Move the second caller to the business desk from the page.
@@ -65,13 +67,8 @@ func TestSupervisorPageInChromium(t *testing.T) {
 	// Listen and whisper from the page: agent 1102 (440 Hz) answers a caller
 	// playing 1 kHz; the supervisor's browser (fake microphone: 600 Hz) listens,
 	// hearing both, then whispers: the caller never hears 600 Hz.
-	// The two silent callers hang up first, so that 1102 takes the toned one.
-	for _, c := range []interface{ Hangup(context.Context) error }{c1, c2} {
-		if err := c.Hangup(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pollSup(t, page, "nobody waiting", `sup.board.queues.reduce((n, q) => n + q.waiting, 0) === 0`, 10*time.Second)
+	// The SIPp citizens hang up after their 30 s, so that 1102 takes the toned caller.
+	pollSup(t, page, "nobody waiting", `sup.board.queues.reduce((n, q) => n + q.waiting, 0) === 0 && sup.board.calls.length === 0`, 40*time.Second)
 	webrtcAgent(ctx, t, e, "1102", agentsim.Options{})
 	toneClip, _ := tone(1000)
 	_, peer := pressOne(ctx, t, e, toneClip.Loop())
