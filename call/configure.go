@@ -49,6 +49,12 @@ func (m *Manager) ConfigureQueue(ctx context.Context, by, name string, body []by
 	return m.queue(name), nil
 }
 
+// QueueConfig returns queue name's current settings (after run-time changes).
+func (m *Manager) QueueConfig(name string) (queue.Config, bool) {
+	q, ok := m.queueMap()[name]
+	return q.WithDefaults(), ok
+}
+
 // ConfigureAgent changes agent id's name, pool and skills (the agent must be
 // logged out).
 func (m *Manager) ConfigureAgent(ctx context.Context, by, id string, s acd.AgentSettings) error {

@@ -17,6 +17,7 @@ import (
 type Configurer interface {
 	ConfigureQueue(ctx context.Context, by, name string, body []byte) (queue.Config, error)
 	ConfigureAgent(ctx context.Context, by, id string, s acd.AgentSettings) error
+	QueueConfig(name string) (queue.Config, bool)
 }
 
 var _ Configurer = (*call.Manager)(nil)

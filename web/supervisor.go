@@ -122,6 +122,11 @@ func (a *api) buildWallboard(ctx context.Context, now time.Time) (*wallboard, er
 	}
 	for name, q := range st.Queues {
 		info := qinfo[name]
+		if a.o.Configurer != nil { // the targets as they are now (run-time changes)
+			if qc, ok := a.o.Configurer.QueueConfig(name); ok {
+				info.TargetPercent, info.TargetWithin = qc.ServiceLevel.Percent, qc.ServiceLevel.Within
+			}
+		}
 		v := wallQueue{queueView: queueViewOf(name, q, now), Skill: info.Skill, TargetPercent: info.TargetPercent,
 			TargetWithin: info.TargetWithin.Seconds(), Estimate: st.Estimates[name].Seconds()}
 		if v.ServiceLevel != nil && info.TargetPercent > 0 && *v.ServiceLevel*100 < float64(info.TargetPercent) {
