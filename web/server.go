@@ -58,7 +58,12 @@ type Options struct {
 	Configurer Configurer
 	// Callbacks, with Sessions, serves the abandoned calls and calling them back.
 	Callbacks Callbacks
-	Logger    *slog.Logger
+	// Standby, when set and true, makes the API read-only: a standby site (hot
+	// standby) shows its warm copy but refuses every change with 503 "standby"
+	// (login and logout excepted), so that nothing is changed on the site that
+	// does not write the log.
+	Standby func() bool
+	Logger  *slog.Logger
 
 	ws wsConfig // tests tune the WebSocket
 }
@@ -153,7 +158,25 @@ func Handler(o Options) http.Handler {
 	if o.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)}))
 	}
-	return recoverer(o.Logger, mux)
+	var h http.Handler = mux
+	if o.Standby != nil {
+		h = readOnlyWhenStandby(o.Standby, mux)
+	}
+	return recoverer(o.Logger, h)
+}
+
+// readOnlyWhenStandby refuses changes while standby() says this site is the standby.
+func readOnlyWhenStandby(standby func() bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet, r.Method == http.MethodHead, r.Method == http.MethodOptions,
+			r.URL.Path == "/api/v1/login", r.URL.Path == "/api/v1/logout", !standby():
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "2")
+			writeError(w, http.StatusServiceUnavailable, "standby", "this site is the standby: changes go to the active site")
+		}
+	})
 }
 
 type api struct {

@@ -114,6 +114,13 @@ func TestFailoverTakeover(t *testing.T) {
 	if _, body, _ := b.get("/readyz"); !strings.Contains(string(body), "standby") {
 		t.Errorf("standby /readyz says %s, want it to say standby", body)
 	}
+	// The standby's API is read-only: a change is refused, a read is served.
+	if code, body, _ := b.post("/api/v1/agents/1001/state", b.login("admin"), `{"state": "ready"}`); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "standby") {
+		t.Errorf("a change on the standby: %d %s, want 503 standby", code, body)
+	}
+	if code, _, _ := b.get("/api/v1/queues"); code != http.StatusOK {
+		t.Errorf("a read on the standby: %d, want 200", code)
+	}
 
 	// The standby refuses calls and OPTIONS with 503 (and a Retry-After).
 	ub := newUAC(t, b, siptest.Options{})

@@ -184,6 +184,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 			Softphones: softphones(mgr, cfg.WebRTC), ICEServers: cfg.WebRTC.ICEServers,
 			Recordings: mgr,
 			Directory:  directory(cfg), Auditor: mgr, Monitor: mgr, Reports: live, Tickets: mgr, Configurer: mgr, Callbacks: mgr,
+			Standby: site.standby,
 			Ready: func() error {
 				if ctx.Err() != nil {
 					return errors.New("shutting down")

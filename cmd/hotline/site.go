@@ -203,6 +203,9 @@ func (s *site) endOrphans(m *call.Manager) {
 	}
 }
 
+// standby reports whether this site is the standby (its API is read-only then).
+func (s *site) standby() bool { return s.shared() && !s.active.Load() }
+
 // ready is /readyz's verdict on the role.
 func (s *site) ready() error {
 	switch {
