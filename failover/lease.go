@@ -187,7 +187,10 @@ func (l *Lease) Acquire(ctx context.Context) (epoch uint64, ok bool, err error) 
 				script = acquireScript.Eval(ctx, p, keys, l.holder, l.ttl.Milliseconds(), mine)
 			}
 			if l.waitReplicas > 0 {
-				wait = p.Do(ctx, "WAIT", l.waitReplicas, l.renew.Milliseconds())
+				// Half a renew interval: the whole call must return within one, or
+				// a site whose replica is gone would take the lease and never
+				// learn its epoch (WAIT runs its full timeout then).
+				wait = p.Do(ctx, "WAIT", l.waitReplicas, max(l.renew.Milliseconds()/2, 1))
 			}
 			return nil
 		})

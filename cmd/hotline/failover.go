@@ -26,6 +26,7 @@ import (
 const failoverUsage = `usage:
   hotline failover status     --redis ADDR | --sentinels A,B,C --master NAME  [--prefix P]
   hotline failover switchover --redis ADDR | --sentinels A,B,C --master NAME  [--prefix P] [--drain 30s] [--timeout 60s] [--force]
+  hotline failover drill      [--runs N] [--target 30s] [--calls M] [--wait-replicas 1] [--keep]
 
 status prints the lease (which site is active, its epoch, the time left), each
 site's role and the last event it holds, the log's last event and the replicas'
@@ -33,6 +34,8 @@ lag. switchover asks the active site to hand over: it takes no new calls, lets t
 current ones end (at most --drain) and releases the lease, which the standby takes;
 --force deletes the lease at once instead (the active site steps down when its next
 renewal fails; its calls in progress are called back by the other site).
+drill rehearses the loss of the active site on this machine and prints the
+cut-over time (hotline failover drill -h).
 `
 
 // failoverFlags are the flags both subcommands take.
@@ -43,12 +46,15 @@ type failoverFlags struct {
 }
 
 func runFailover(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "drill" {
+		return runDrill(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "status" && args[0] != "switchover") {
 		fmt.Fprint(stderr, failoverUsage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			return nil
 		}
-		return errors.New("failover: say status or switchover")
+		return errors.New("failover: say status, switchover or drill")
 	}
 	cmd := args[0]
 	var f failoverFlags

@@ -1,0 +1,813 @@
+package main
+
+// hotline failover drill: a rehearsal of losing the active site, on this machine.
+// It starts a Redis master and its replica, three Redis Sentinels and two engines
+// (this binary, sites primary and backup) on free 127.0.0.1 ports in a temporary
+// folder, puts callers in the queue at the active site, kills that engine and its
+// Redis master with SIGKILL, and measures how long until the other site answers a
+// new call. It then counts the acknowledged records (events the master and its
+// replica both held before the kill) that the log, read through the Sentinels'
+// new master, no longer has.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotline12345/hotline/event"
+	"github.com/hotline12345/hotline/internal/siptest"
+	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/media/mediatest"
+	"github.com/hotline12345/hotline/store"
+)
+
+const drillUsage = `usage:
+  hotline failover drill [--runs N] [--target 30s] [--calls M] [--wait-replicas 1] [--log-level info] [--keep]
+
+drill rehearses the loss of the active site on this machine (needs redis-server and
+redis-sentinel on PATH). Each run starts, on free 127.0.0.1 ports in a temporary
+folder: a Redis master and one replica, three Redis Sentinels watching the master
+(down-after-milliseconds 1000), and two engines (this binary; sites primary and
+backup, lease ttl 1s renewed every 200ms, wait_replicas 1). When one site is active,
+M callers dial 12345, press 1 and wait in the queue. The active engine and the Redis
+master are then killed (SIGKILL) and the other site is sent a new INVITE every 50 ms
+until one is answered:
+
+  cut-over: <seconds> s                 from the kill to the 200 OK at the other site
+  lost acknowledged records: <n>        events that the master and its replica both
+                                        held before the kill, missing afterwards
+
+With --runs N it prints the median and the worst cut-over. It exits non-zero when a
+cut-over exceeds --target or an acknowledged record is lost. Every process it
+started is killed by its pid at the end of each run.
+`
+
+// Drill bounds: every wait of a run is bounded by one of these.
+const (
+	drillStartTimeout  = 20 * time.Second // a process answers (PING, its addresses)
+	drillSetupTimeout  = 30 * time.Second // sentinels know each other, a site is active, calls queued
+	drillVerifyTimeout = 15 * time.Second // reading the log after the takeover
+	drillMasterName    = "drill"
+	drillPrefix        = "drill"
+)
+
+type drillFlags struct {
+	runs, calls, waitReplicas int
+	target                    time.Duration
+	keep                      bool
+	logLevel                  string
+}
+
+// drillResult is what one run measured.
+type drillResult struct {
+	cutOver      time.Duration // 0 with answered false
+	answered     bool
+	acknowledged int // events acknowledged before the kill
+	created      int // of which call.created
+	lost         int
+	callbacks    int // callback.scheduled events written after the kill
+}
+
+func runDrill(args []string, stdout, stderr io.Writer) error {
+	var f drillFlags
+	fs := flag.NewFlagSet("hotline failover drill", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, drillUsage) }
+	fs.IntVar(&f.runs, "runs", 1, "how many times to rehearse the loss")
+	fs.IntVar(&f.calls, "calls", 5, "callers waiting in the queue when the active site is lost")
+	fs.DurationVar(&f.target, "target", 30*time.Second, "the longest acceptable cut-over")
+	fs.IntVar(&f.waitReplicas, "wait-replicas", 1, "the sites' store.redis.wait_replicas (each acknowledged write waits for that many replicas)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "the engines' log level (debug, info, warn, error), in their logs kept with --keep")
+	fs.BoolVar(&f.keep, "keep", false, "keep each run's folder (configurations and logs) and print where it is")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("failover drill: unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case f.runs < 1:
+		return errors.New("failover drill: --runs must be 1 or more")
+	case f.calls < 0 || f.calls > 200:
+		return errors.New("failover drill: --calls must be between 0 and 200")
+	case f.target <= 0:
+		return errors.New("failover drill: --target must be positive")
+	}
+	var bins drillBins
+	var err error
+	if bins.server, err = exec.LookPath("redis-server"); err != nil {
+		return fmt.Errorf("failover drill: redis-server is not on PATH (Debian package redis-server): %w", err)
+	}
+	if bins.sentinel, err = exec.LookPath("redis-sentinel"); err != nil {
+		return fmt.Errorf("failover drill: redis-sentinel is not on PATH (Debian package redis-sentinel): %w", err)
+	}
+	if bins.engine, err = os.Executable(); err != nil {
+		return fmt.Errorf("failover drill: find this program to start the engines: %w", err)
+	}
+
+	// The drill's own clients reach a Redis that it kills on purpose: their
+	// reconnection chatter is no news (the engines' logs keep theirs).
+	redis.SetLogger(quietRedisLog{})
+	sipmsg.SetDefaultLogger(slog.New(slog.DiscardHandler))
+
+	// Ctrl-C or SIGTERM ends the run in progress, which kills its processes.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	var cutOvers []time.Duration
+	missed, lostAny := 0, 0
+	for i := 1; i <= f.runs; i++ {
+		fmt.Fprintf(stdout, "run %d of %d\n", i, f.runs)
+		res, err := drillRun(ctx, bins, f, stdout)
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("failover drill: interrupted in run %d (every process it started was killed)", i)
+		}
+		if err != nil {
+			return fmt.Errorf("failover drill: run %d: %w", i, err)
+		}
+		if res.answered {
+			fmt.Fprintf(stdout, "cut-over: %.2f s\n", res.cutOver.Seconds())
+			cutOvers = append(cutOvers, res.cutOver)
+		} else {
+			fmt.Fprintf(stdout, "cut-over: none within the target of %v: MISSED\n", f.target)
+		}
+		if !res.answered || res.cutOver > f.target {
+			missed++
+		}
+		fmt.Fprintf(stdout, "lost acknowledged records: %d\n", res.lost)
+		fmt.Fprintf(stdout, "  (of %d events acknowledged by the master and its replica before the kill, %d of them call.created; %d of %d cut-off callers put on the callback list)\n",
+			res.acknowledged, res.created, res.callbacks, f.calls)
+		lostAny += res.lost
+	}
+	if len(cutOvers) > 1 {
+		slices.Sort(cutOvers)
+		fmt.Fprintf(stdout, "cut-over over %d runs: median %.2f s, worst %.2f s (target %v)\n",
+			len(cutOvers), median(cutOvers).Seconds(), cutOvers[len(cutOvers)-1].Seconds(), f.target)
+	}
+	switch {
+	case missed > 0 && lostAny > 0:
+		return fmt.Errorf("failover drill: %d run(s) missed the %v cut-over target and %d acknowledged record(s) were lost", missed, f.target, lostAny)
+	case missed > 0:
+		return fmt.Errorf("failover drill: %d run(s) missed the %v cut-over target", missed, f.target)
+	case lostAny > 0:
+		return fmt.Errorf("failover drill: %d acknowledged record(s) were lost", lostAny)
+	}
+	return nil
+}
+
+// quietRedisLog discards go-redis's own log lines.
+type quietRedisLog struct{}
+
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
+
+// median of sorted ds.
+func median(ds []time.Duration) time.Duration {
+	n := len(ds)
+	if n%2 == 1 {
+		return ds[n/2]
+	}
+	return (ds[n/2-1] + ds[n/2]) / 2
+}
+
+// drillBins are the programs a run starts.
+type drillBins struct{ server, sentinel, engine string }
+
+// drillProc is one process a run started.
+type drillProc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string // its output file
+	done chan struct{}
+}
+
+// kill sends SIGKILL to the process by its pid and waits (at most 5 s) for it.
+func (p *drillProc) kill() error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%s (pid %d) did not exit within 5 s of SIGKILL", p.name, p.cmd.Process.Pid)
+	}
+}
+
+// alive reports whether the process still runs.
+func (p *drillProc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// tail returns the last lines of the process's output.
+func (p *drillProc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	return lastLinesOf(string(b), 20)
+}
+
+func lastLinesOf(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// drill is one run's set of processes, all under dir.
+type drill struct {
+	bins         drillBins
+	dir          string
+	waitReplicas int    // store.redis.wait_replicas of both sites
+	logLevel     string // the engines' log level
+	mu           sync.Mutex
+	procs        []*drillProc
+}
+
+// start runs bin with args, its output to name.log in the run's folder; stdout,
+// when not nil, also receives each line of its standard output.
+func (d *drill) start(name, bin string, args []string, stdout chan<- string) (*drillProc, error) {
+	logPath := filepath.Join(d.dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &drillProc{name: name, log: logPath, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Dir = d.dir
+	p.cmd.Stderr = logf
+	var out io.ReadCloser
+	if stdout != nil {
+		if out, err = p.cmd.StdoutPipe(); err != nil {
+			logf.Close()
+			return nil, err
+		}
+	} else {
+		p.cmd.Stdout = logf
+	}
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	d.mu.Lock()
+	d.procs = append(d.procs, p)
+	d.mu.Unlock()
+	var copied sync.WaitGroup
+	if out != nil {
+		copied.Go(func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				fmt.Fprintln(logf, sc.Text())
+				select {
+				case stdout <- sc.Text():
+				default:
+				}
+			}
+			_, _ = io.Copy(logf, out)
+		})
+	}
+	go func() {
+		copied.Wait()
+		_ = p.cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// close kills every process of the run by its pid.
+func (d *drill) close() error {
+	d.mu.Lock()
+	procs := slices.Clone(d.procs)
+	d.mu.Unlock()
+	var errs []error
+	for _, p := range procs {
+		errs = append(errs, p.kill())
+	}
+	return errors.Join(errs...)
+}
+
+// freeLoopbackPort asks the kernel for a free TCP port on 127.0.0.1.
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startRedis starts a redis-server (conf == "") or a redis-sentinel (conf: its
+// configuration) on a free port and waits until it answers PING. A probed port
+// can be taken before the server binds it, so it tries a few ports.
+func (d *drill) startRedis(ctx context.Context, name, conf string, extra ...string) (*drillProc, string, error) {
+	var lastErr error
+	for range 5 {
+		port, err := freeLoopbackPort()
+		if err != nil {
+			return nil, "", err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		bin := d.bins.server
+		var args []string
+		if conf != "" {
+			bin = d.bins.sentinel
+			path := filepath.Join(d.dir, name+".conf")
+			if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+				return nil, "", err
+			}
+			args = append(args, path)
+		}
+		work := filepath.Join(d.dir, name)
+		if err := os.MkdirAll(work, 0o700); err != nil {
+			return nil, "", err
+		}
+		args = append(args, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", work,
+			"--daemonize", "no", "--logfile", "")
+		if conf == "" {
+			args = append(args, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
+		}
+		args = append(args, extra...)
+		p, err := d.start(name, bin, args, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+		lastErr = waitUntil(ctx, drillStartTimeout, func() error {
+			if !p.alive() {
+				return errStop{fmt.Errorf("%s exited: %s", name, p.tail())}
+			}
+			return c.Ping(ctx).Err()
+		})
+		c.Close()
+		if lastErr == nil {
+			return p, addr, nil
+		}
+		_ = p.kill()
+	}
+	return nil, "", fmt.Errorf("%s did not start: %w", name, lastErr)
+}
+
+// errStop ends a waitUntil at once.
+type errStop struct{ err error }
+
+func (e errStop) Error() string { return e.err.Error() }
+func (e errStop) Unwrap() error { return e.err }
+
+// waitUntil calls try every 50 ms until it returns nil, it returns an errStop,
+// ctx ends or d passes; it returns the last error.
+func waitUntil(ctx context.Context, d time.Duration, try func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := try()
+		if err == nil {
+			return nil
+		}
+		var stop errStop
+		if errors.As(err, &stop) {
+			return stop.err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %v: %w", d, err)
+		}
+		if !sleepCtx(ctx, 50*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+// drillEngine is one engine of the pair.
+type drillEngine struct {
+	*drillProc
+	site string
+	sip  netip.AddrPort
+	http string
+}
+
+// startEngine runs this binary as the engine of site with its own configuration
+// and data folder, and waits until it has printed its addresses.
+func (d *drill) startEngine(ctx context.Context, site string, sentinels []string) (*drillEngine, error) {
+	conf := fmt.Sprintf(`site: %s
+store:
+  redis: {sentinels: [%s], master: %s, prefix: %s, wait_replicas: %d}
+  lease: {ttl: 1s, renew: 200ms}
+log: {level: %s}
+`, site, strings.Join(sentinels, ", "), drillMasterName, drillPrefix, d.waitReplicas, d.logLevel)
+	path := filepath.Join(d.dir, site+".yaml")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	data := filepath.Join(d.dir, site+"-data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, err
+	}
+	lines := make(chan string, 64)
+	p, err := d.start(site, d.bins.engine, []string{"--config", path, "--sip", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--data", data, "--drain", "1s"}, lines)
+	if err != nil {
+		return nil, err
+	}
+	e := &drillEngine{drillProc: p, site: site}
+	sipLine := regexp.MustCompile(`^\s+sip udp\s+(\S+)`)
+	httpLine := regexp.MustCompile(`^\s+http\s+(https?://\S+)`)
+	timer := time.NewTimer(drillStartTimeout)
+	defer timer.Stop()
+	for !e.sip.IsValid() || e.http == "" {
+		select {
+		case l := <-lines:
+			if m := sipLine.FindStringSubmatch(l); m != nil {
+				if e.sip, err = netip.ParseAddrPort(m[1]); err != nil {
+					return nil, fmt.Errorf("engine %s: its SIP address %q: %w", site, m[1], err)
+				}
+			}
+			if m := httpLine.FindStringSubmatch(l); m != nil {
+				e.http = m[1]
+			}
+		case <-p.done:
+			return nil, fmt.Errorf("engine %s exited before it was up:\n%s", site, p.tail())
+		case <-timer.C:
+			return nil, fmt.Errorf("engine %s did not print its addresses within %v:\n%s", site, drillStartTimeout, p.tail())
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return e, nil
+}
+
+// readyz returns the status of the engine's /readyz (0 when it does not answer).
+func (e *drillEngine) readyz(ctx context.Context) int {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, e.http+"/readyz", nil)
+	if err != nil {
+		return 0
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// drillRun is one rehearsal: set up, load, kill, measure, verify, tear down.
+func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Writer) (res drillResult, err error) {
+	dir, err := os.MkdirTemp("", "hotline-drill-")
+	if err != nil {
+		return res, err
+	}
+	d := &drill{bins: bins, dir: dir, waitReplicas: f.waitReplicas, logLevel: f.logLevel}
+	// Bounded as a whole: set-up, the calls, the cut-over (at most the target plus
+	// one INVITE's timeout) and the check.
+	ctx, cancel := context.WithTimeout(parent, 2*drillSetupTimeout+f.target+drillVerifyTimeout+30*time.Second)
+	defer cancel()
+	defer func() {
+		if kerr := d.close(); kerr != nil && err == nil {
+			err = kerr
+		}
+		if f.keep || err != nil {
+			fmt.Fprintf(stdout, "  the run's configurations and logs are in %s\n", dir)
+		} else {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+
+	// Redis: the primary site's master, the backup site's replica.
+	master, masterAddr, err := d.startRedis(ctx, "redis-primary", "")
+	if err != nil {
+		return res, err
+	}
+	_, mport, _ := net.SplitHostPort(masterAddr)
+	replica, replicaAddr, err := d.startRedis(ctx, "redis-backup", "", "--replicaof", "127.0.0.1", mport)
+	if err != nil {
+		return res, err
+	}
+	rc := redis.NewClient(&redis.Options{Addr: replicaAddr, MaxRetries: -1})
+	defer rc.Close()
+	if err := waitUntil(ctx, drillStartTimeout, func() error {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "master_link_status:up") {
+			return errors.New("the replica's link to the master is not up")
+		}
+		return nil
+	}); err != nil {
+		return res, fmt.Errorf("redis replica: %w", err)
+	}
+
+	// Three sentinels (one per site and a witness), quorum 2.
+	conf := fmt.Sprintf("sentinel monitor %[1]s 127.0.0.1 %[2]s 2\n"+
+		"sentinel down-after-milliseconds %[1]s 1000\n"+
+		"sentinel failover-timeout %[1]s 10000\n"+
+		"sentinel parallel-syncs %[1]s 1\n", drillMasterName, mport)
+	var sentinels []string
+	for _, name := range []string{"sentinel-primary", "sentinel-backup", "sentinel-witness"} {
+		_, addr, err := d.startRedis(ctx, name, conf)
+		if err != nil {
+			return res, err
+		}
+		sentinels = append(sentinels, addr)
+	}
+	// A failover needs the sentinels to know each other and the replica.
+	for _, addr := range sentinels {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		err := waitUntil(ctx, drillSetupTimeout, func() error {
+			m, err := sc.Master(ctx, drillMasterName).Result()
+			if err != nil {
+				return err
+			}
+			if m["num-other-sentinels"] != "2" || m["num-slaves"] != "1" {
+				return fmt.Errorf("sentinel %s knows %s other sentinels and %s replicas, want 2 and 1", addr, m["num-other-sentinels"], m["num-slaves"])
+			}
+			return nil
+		})
+		sc.Close()
+		if err != nil {
+			return res, err
+		}
+	}
+
+	// The two engines; the first to take the lease is the active site.
+	primary, err := d.startEngine(ctx, "primary", sentinels)
+	if err != nil {
+		return res, err
+	}
+	backup, err := d.startEngine(ctx, "backup", sentinels)
+	if err != nil {
+		return res, err
+	}
+	var active, standby *drillEngine
+	if err := waitUntil(ctx, drillSetupTimeout, func() error {
+		a, b := primary.readyz(ctx), backup.readyz(ctx)
+		switch {
+		case a == http.StatusOK && b == http.StatusServiceUnavailable:
+			active, standby = primary, backup
+		case b == http.StatusOK && a == http.StatusServiceUnavailable:
+			active, standby = backup, primary
+		default:
+			return fmt.Errorf("/readyz: primary %d, backup %d (want one 200, one 503)", a, b)
+		}
+		return nil
+	}); err != nil {
+		return res, fmt.Errorf("no site became active: %w\nprimary:\n%s\nbackup:\n%s", err, primary.tail(), backup.tail())
+	}
+	fmt.Fprintf(stdout, "  site %s is active, %s standby; %d caller(s) dial 12345 and press 1\n", active.site, standby.site, f.calls)
+
+	// The log, through the sentinels (as the engines reach it).
+	client := newRedisClient("", sentinels, drillMasterName, "")
+	defer client.Close()
+	rlog, err := store.OpenRedis(ctx, store.RedisOptions{Client: client, Prefix: drillPrefix})
+	if err != nil {
+		return res, err
+	}
+	defer rlog.Close()
+
+	// The callers: each waits in the queue until the run ends.
+	callCtx, stopCalls := context.WithCancel(ctx)
+	var callers sync.WaitGroup
+	var closers []io.Closer
+	defer func() {
+		stopCalls()
+		callers.Wait()
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	for i := range f.calls {
+		u, peer, err := drillCaller(callCtx, active.sip, i, &callers)
+		if err != nil {
+			return res, fmt.Errorf("caller %d: %w", i+1, err)
+		}
+		closers = append(closers, u, peer)
+	}
+	if err := waitUntil(ctx, drillSetupTimeout, func() error {
+		n, err := countEvents(ctx, rlog, func(ev *event.Event) bool { return ev.Type == event.QueueJoined })
+		if err != nil {
+			return err
+		}
+		if n < f.calls {
+			return fmt.Errorf("%d of %d callers in the queue", n, f.calls)
+		}
+		return nil
+	}); err != nil {
+		return res, err
+	}
+
+	// The acknowledged records: the log as the master has it now, confirmed by the
+	// replica (a marker write and WAIT 1: replication is in order, so a replica that
+	// has the marker has every event before it).
+	acked := map[uint64]string{}
+	if err := rlog.Replay(ctx, 0, func(ev *event.Event) error {
+		acked[ev.Seq] = string(ev.Type) + " " + ev.Call
+		if ev.Type == event.CallCreated {
+			res.created++
+		}
+		return nil
+	}); err != nil {
+		return res, fmt.Errorf("read the log before the kill: %w", err)
+	}
+	var waited *redis.Cmd
+	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, drillPrefix+":drill-marker", time.Now().UnixNano(), time.Minute)
+		waited = p.Do(ctx, "WAIT", 1, 5000)
+		return nil
+	}); err != nil {
+		return res, fmt.Errorf("confirm the events on the replica: %w", err)
+	}
+	if n, _ := waited.Int(); n < 1 {
+		return res, errors.New("the replica did not acknowledge the log within 5 s: nothing is acknowledged, nothing to check")
+	}
+	res.acknowledged = len(acked)
+	var lastAcked uint64
+	for seq := range acked {
+		lastAcked = max(lastAcked, seq)
+	}
+
+	// The primary site is lost: its engine and its Redis, at once.
+	if active.site != "primary" {
+		fmt.Fprintf(stdout, "  note: site %s holds the lease but its Redis is the master at the primary site\n", active.site)
+	}
+	if err := active.kill(); err != nil {
+		return res, err
+	}
+	if err := master.kill(); err != nil {
+		return res, err
+	}
+	lost := time.Now()
+	fmt.Fprintf(stdout, "  killed engine %s and the Redis master (SIGKILL); calling %s\n", active.site, standby.site)
+
+	probe, err := siptest.New(standby.sip, siptest.Options{})
+	if err != nil {
+		return res, err
+	}
+	defer probe.Close()
+	peer, err := mediatest.NewPeer(media.PCMU, 101)
+	if err != nil {
+		return res, err
+	}
+	defer peer.Close()
+	last := 0
+	for time.Since(lost) <= f.target && ctx.Err() == nil {
+		if last = drillInvite(ctx, probe, peer.Addr()); last == http.StatusOK {
+			res.cutOver, res.answered = time.Since(lost), true
+			break
+		}
+		sleepCtx(ctx, 50*time.Millisecond)
+	}
+	if !res.answered {
+		fmt.Fprintf(stdout, "  %s did not answer within %v (last status %d):\n%s\n", standby.site, f.target, last, standby.tail())
+	}
+
+	// What the log holds now, through the sentinels' new master.
+	witness := redis.NewSentinelClient(&redis.Options{Addr: sentinels[2], MaxRetries: -1})
+	defer witness.Close()
+	if err := waitUntil(ctx, drillVerifyTimeout, func() error {
+		addr, err := witness.GetMasterAddrByName(ctx, drillMasterName).Result()
+		if err != nil {
+			return err
+		}
+		if net.JoinHostPort(addr[0], addr[1]) != replicaAddr {
+			return fmt.Errorf("the sentinels' master is %s, not the replica %s yet", net.JoinHostPort(addr[0], addr[1]), replicaAddr)
+		}
+		return nil
+	}); err != nil {
+		return res, fmt.Errorf("the sentinels did not promote the replica: %w\n%s", err, replica.tail())
+	}
+	// The new active site puts the cut-off callers on the callback list after it
+	// starts taking calls: give it a few seconds (not part of the cut-over).
+	var have map[uint64]string // the last complete read
+	err = waitUntil(ctx, drillVerifyTimeout, func() error {
+		got, callbacks := map[uint64]string{}, 0
+		if err := rlog.Replay(ctx, 0, func(ev *event.Event) error {
+			got[ev.Seq] = string(ev.Type) + " " + ev.Call
+			if ev.Seq > lastAcked && ev.Type == event.CallbackScheduled {
+				callbacks++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		have, res.callbacks = got, callbacks
+		if res.answered && callbacks < f.calls && time.Since(lost) < res.cutOver+10*time.Second {
+			return fmt.Errorf("%d of %d cut-off callers on the callback list", callbacks, f.calls)
+		}
+		return nil
+	})
+	if have == nil {
+		return res, fmt.Errorf("read the log after the takeover: %w", err)
+	}
+	for seq, what := range acked {
+		if have[seq] != what {
+			res.lost++
+		}
+	}
+	// An engine that raced (a -race build) or panicked fails the drill.
+	if err := standby.kill(); err != nil {
+		return res, err
+	}
+	for _, e := range []*drillEngine{primary, backup} {
+		if b, _ := os.ReadFile(e.log); strings.Contains(string(b), "WARNING: DATA RACE") || strings.Contains(string(b), "panic:") {
+			return res, fmt.Errorf("engine %s reported a data race or a panic (see its log)", e.site)
+		}
+	}
+	return res, nil
+}
+
+// countEvents counts the events in the log that match.
+func countEvents(ctx context.Context, l *store.Redis, match func(*event.Event) bool) (int, error) {
+	n := 0
+	err := l.Replay(ctx, 0, func(ev *event.Event) error {
+		if match(ev) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// drillCaller dials 12345 at sip, presses 1 (RFC 4733) and streams silence until
+// ctx ends (the caller waits in the queue). The UAC and the peer are the caller's
+// to close.
+func drillCaller(ctx context.Context, sip netip.AddrPort, i int, wg *sync.WaitGroup) (*siptest.UAC, *mediatest.Peer, error) {
+	u, err := siptest.New(sip, siptest.Options{User: fmt.Sprintf("1380000%04d", i+1)})
+	if err != nil {
+		return nil, nil, err
+	}
+	peer, err := mediatest.NewPeer(media.PCMU, 101)
+	if err != nil {
+		u.Close()
+		return nil, nil, err
+	}
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := u.Invite(ictx, "12345", siptest.Offer(peer.Addr(), 1, "", 101, media.PCMU))
+	if err == nil {
+		var remote netip.AddrPort
+		if remote, err = c.RemoteMedia(); err == nil {
+			peer.SetRemote(remote)
+		}
+	}
+	if err != nil {
+		peer.Close()
+		u.Close()
+		return nil, nil, fmt.Errorf("INVITE 12345: %w", err)
+	}
+	wg.Go(func() {
+		if peer.Stream(ctx, media.Silence(300*time.Millisecond)) != nil {
+			return
+		}
+		if peer.SendDigit(ctx, '1', 100*time.Millisecond) != nil {
+			return
+		}
+		_ = peer.Stream(ctx, media.Silence(10*time.Minute))
+	})
+	return u, peer, nil
+}
+
+// drillInvite places one call to 12345 through u (at most 2 s) and returns the
+// final status (0 on a transport error or timeout); an answered call is hung up.
+func drillInvite(ctx context.Context, u *siptest.UAC, rtp netip.AddrPort) int {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := u.Invite(ictx, "12345", siptest.Offer(rtp, 1, "", 101, media.PCMU))
+	if err != nil {
+		return siptest.StatusCode(err)
+	}
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer hcancel()
+	_ = c.Hangup(hctx)
+	return c.Response.StatusCode
+}
