@@ -70,6 +70,11 @@ type RedisOptions struct {
 	// WaitTimeout bounds the WAIT; 0 means one second. It must be below the client's
 	// ReadTimeout (5 s by default in go-redis v9.23): the WAIT is pipelined with the write.
 	WaitTimeout time.Duration
+	// Without StrictWait, once a WAIT has fallen short the following ones wait
+	// only a millisecond (and are still counted), except one full WAIT a second,
+	// until one is acknowledged in full again: a site whose replica is gone keeps
+	// its pace and notices the replica's return.
+	//
 	// StrictWait: when WAIT times out, Append returns an error wrapping
 	// ErrNotReplicated (the event is stored all the same). When false (the default)
 	// Append returns nil: the site keeps working while its replica is away, and the
@@ -109,6 +114,11 @@ type Redis struct {
 	onWaitTimeout func(seq uint64, acked, want int)
 	log           *slog.Logger
 	waitTimeouts  atomic.Uint64
+	// degraded: the last WAIT (lenient mode) fell short, the replica is probably
+	// gone: later WAITs are short until one succeeds again, so that a site that
+	// lost its replica does not wait the full timeout on every event.
+	degraded  atomic.Bool
+	lastProbe atomic.Int64 // unix ns of the last full WAIT while degraded (one a second)
 
 	mu     sync.RWMutex
 	closed bool
@@ -256,11 +266,16 @@ func (r *Redis) Append(ctx context.Context, ev *event.Event) error {
 	ev.Seq = seq
 	r.noteSeq(seq)
 	if r.waitReplicas <= 0 || (waitErr == nil && int(acked) >= r.waitReplicas) {
+		if r.degraded.Swap(false) {
+			r.log.Info("store: redis replicas acknowledge again: back to full WAITs", "seq", seq)
+		}
 		return nil
 	}
 	r.waitTimeouts.Add(1)
-	r.log.Warn("store: redis WAIT timed out: event stored on the master but not yet on enough replicas",
-		"seq", seq, "type", ev.Type, "acked", acked, "want", r.waitReplicas, "timeout", r.waitTimeout, "err", waitErr)
+	if r.strict || !r.degraded.Swap(true) {
+		r.log.Warn("store: redis WAIT timed out: event stored on the master but not yet on enough replicas",
+			"seq", seq, "type", ev.Type, "acked", acked, "want", r.waitReplicas, "timeout", r.waitTimeout, "err", waitErr)
+	}
 	if r.onWaitTimeout != nil {
 		r.onWaitTimeout(seq, int(acked), r.waitReplicas)
 	}
@@ -292,7 +307,16 @@ func (r *Redis) runAppend(ctx context.Context, epoch uint64, data []byte) (seq u
 				res = appendScript.Eval(ctx, p, keys, epoch, data)
 			}
 			if r.waitReplicas > 0 {
-				wait = p.Do(ctx, "WAIT", r.waitReplicas, r.waitTimeout.Milliseconds())
+				timeout := r.waitTimeout.Milliseconds()
+				if !r.strict && r.degraded.Load() {
+					// The replica is away: do not hold every event for it, but
+					// try a full WAIT once a second to see it come back.
+					now := time.Now().UnixNano()
+					if last := r.lastProbe.Load(); now-last < int64(time.Second) || !r.lastProbe.CompareAndSwap(last, now) {
+						timeout = 1
+					}
+				}
+				wait = p.Do(ctx, "WAIT", r.waitReplicas, timeout)
 			}
 			return nil
 		})
