@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,12 @@ type HTTP struct {
 	// (browsers give the agent page a microphone only on HTTPS or on localhost).
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// Sites are the base URLs at which agents reach each site's pages in a
+	// hot-standby pair (both sites list both, e.g. https://12345-a.city:8443 and
+	// https://12345-b.city:8443). An agent page whose site is lost moves to the
+	// one that is active, logged in with the same session (store.redis shares
+	// sessions). Empty: the page stays where it is.
+	Sites []string `yaml:"sites"`
 }
 
 // WebRTC is the agents' browser media side.
@@ -209,6 +216,12 @@ func (c *Config) Validate(prompts ivr.Catalog) error {
 	}
 	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
 		add("http.tls_cert", "tls_cert and tls_key go together")
+	}
+	for i, site := range c.HTTP.Sites {
+		u, err := url.Parse(site)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			add(fmt.Sprintf("http.sites.%d", i), fmt.Sprintf("%q is not a base URL like https://host:8443", site))
+		}
 	}
 	c.validateWebRTC(add)
 	var lv slog.Level

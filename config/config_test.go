@@ -78,6 +78,7 @@ func TestProblemsNameFileLineAndKey(t *testing.T) {
 		{"bad network", "sip:\n  trunks:\n    - name: t\n      networks: [10.0.0.0/33]\n", []string{"f.yaml:4: sip.trunks.0.networks.0", "not a network"}},
 		{"bad listen", "http:\n  listen: nope\n", []string{"f.yaml:2: http.listen", "host:port"}},
 		{"bad codec", "media:\n  codecs: [G729]\n", []string{"f.yaml:2: media.codecs.0", "G729"}},
+		{"site not a base URL", "http:\n  sites: [\"https://a.example:8443\", \"b.example/agent\"]\n", []string{"f.yaml:2: http.sites.1", "base URL"}},
 		{"bad log level", "log:\n  level: loud\n", []string{"f.yaml:2: log.level"}},
 		{"unknown hold prompt", "queues:\n  - {name: q, hold: [nosuch]}\n", []string{"queues.0.hold.0", "nosuch"}},
 		{"menu routes to unknown queue", "queues:\n  - {name: general, hold: [music]}\n", []string{"ivr.nodes", "business"}},

@@ -3,8 +3,11 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -43,9 +46,42 @@ type Sessions struct {
 	clock    clock.Clock
 	ttl      time.Duration
 
+	share SessionShare // nil: sessions are this process's alone
+	log   *slog.Logger
+
 	mu       sync.Mutex
 	byToken  map[string]Session
 	failures map[string]*bucket
+}
+
+// SessionShare keeps sessions where every site of a hot-standby pair sees them, so
+// that an agent's page moves to the other site with the token it has. Keys are
+// SHA-256 digests of the tokens (a copy of the store holds no usable token); the
+// Session stored has no Token. Implementations must be safe for concurrent use.
+type SessionShare interface {
+	Save(ctx context.Context, key string, s Session) error
+	Load(ctx context.Context, key string) (Session, bool, error)
+	Remove(ctx context.Context, key string) error
+}
+
+// shareTimeout bounds every call to the SessionShare.
+const shareTimeout = 2 * time.Second
+
+// Share makes the sessions shared through sh from now on: logins are saved there,
+// and a token this process does not know is looked up there. Call it before
+// serving; failures are logged to log (nil discards) and the login or check falls
+// back to this process's own sessions.
+func (s *Sessions) Share(sh SessionShare, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s.share, s.log = sh, log
+}
+
+// tokenKey is the share's key of a token.
+func tokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
 }
 
 type bucket struct {
@@ -114,15 +150,25 @@ func (s *Sessions) Login(id, password, source string) (sess Session, ok bool, re
 	}
 	role, ok := s.accounts.Authenticate(id, password)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !ok {
 		s.fail("id:"+id, loginBurst, now)
 		s.fail("src:"+source, sourceBurst, now)
+		s.mu.Unlock()
 		return Session{}, false, 0
 	}
 	sess = Session{ID: id, Role: role, Token: newToken(), Expires: now.Add(s.ttl)}
 	s.byToken[sess.Token] = sess
 	s.sweep(now)
+	s.mu.Unlock()
+	if s.share != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shareTimeout)
+		defer cancel()
+		shared := sess
+		shared.Token = ""
+		if err := s.share.Save(ctx, tokenKey(sess.Token), shared); err != nil {
+			s.log.Warn("login: session not shared with the other site: the page must log in again there", "agent_id", id, "error", err)
+		}
+	}
 	return sess, true, 0
 }
 
@@ -138,19 +184,42 @@ func (s *Sessions) sweep(now time.Time) {
 // Check returns the session of a token.
 func (s *Sessions) Check(token string) (Session, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	x, ok := s.byToken[token]
+	s.mu.Unlock()
+	if !ok && s.share != nil && token != "" {
+		// Logged in at the other site of the pair (or before a restart).
+		ctx, cancel := context.WithTimeout(context.Background(), shareTimeout)
+		defer cancel()
+		sh, found, err := s.share.Load(ctx, tokenKey(token))
+		if err != nil {
+			s.log.Warn("session lookup in the shared store failed", "error", err)
+		}
+		if found {
+			x, ok = sh, true
+			x.Token = token
+			s.mu.Lock()
+			s.byToken[token] = x
+			s.mu.Unlock()
+		}
+	}
 	if !ok || s.clock.Now().After(x.Expires) {
 		return Session{}, false
 	}
 	return x, true
 }
 
-// Logout ends a session.
+// Logout ends a session, at every site when sessions are shared.
 func (s *Sessions) Logout(token string) {
 	s.mu.Lock()
 	delete(s.byToken, token)
 	s.mu.Unlock()
+	if s.share != nil && token != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), shareTimeout)
+		defer cancel()
+		if err := s.share.Remove(ctx, tokenKey(token)); err != nil {
+			s.log.Warn("logout: the shared session was not removed: it ends at its expiry", "error", err)
+		}
+	}
 }
 
 func newToken() string {

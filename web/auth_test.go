@@ -2,10 +2,12 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,5 +95,71 @@ func TestLoginTokensAndRateLimit(t *testing.T) {
 	}
 	if res, _ := post(t, srv.URL+"/api/v1/logout", token, ""); res.StatusCode != 401 {
 		t.Fatalf("expired token accepted: %d", res.StatusCode)
+	}
+}
+
+// memShare is a SessionShare in memory (the engine's is Redis, tested end to end).
+type memShare struct {
+	mu sync.Mutex
+	m  map[string]Session
+}
+
+func (m *memShare) Save(_ context.Context, key string, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[key] = s
+	return nil
+}
+
+func (m *memShare) Load(_ context.Context, key string) (Session, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[key]
+	return s, ok, nil
+}
+
+func (m *memShare) Remove(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, key)
+	return nil
+}
+
+func TestSharedSessions(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
+	share := &memShare{m: map[string]Session{}}
+	acc := accounts{"1001": "right"}
+	siteA, siteB := NewSessions(acc, clk, time.Hour), NewSessions(acc, clk, time.Hour)
+	siteA.Share(share, nil)
+	siteB.Share(share, nil)
+
+	sess, ok, _ := siteA.Login("1001", "right", "10.0.0.1")
+	if !ok {
+		t.Fatal("login refused")
+	}
+	for k, v := range share.m {
+		if v.Token != "" || k == sess.Token || strings.Contains(k, sess.Token) {
+			t.Fatalf("the share holds a usable token: %q -> %+v", k, v)
+		}
+	}
+	got, ok := siteB.Check(sess.Token)
+	if !ok || got.ID != "1001" || got.Role != RoleAgent || got.Token != sess.Token {
+		t.Fatalf("the other site's check: %+v %v, want agent 1001's session", got, ok)
+	}
+	if _, ok := siteB.Check("not-a-token"); ok {
+		t.Error("an unknown token was accepted")
+	}
+	// Logging out at one site ends the session at a site that has not seen it.
+	siteC := NewSessions(acc, clk, time.Hour)
+	siteC.Share(share, nil)
+	siteA.Logout(sess.Token)
+	if _, ok := siteC.Check(sess.Token); ok {
+		t.Error("the session still holds after the logout")
+	}
+	// An expired shared session is refused.
+	sess2, _, _ := siteA.Login("1001", "right", "10.0.0.1")
+	clk.Advance(2 * time.Hour)
+	if _, ok := siteC.Check(sess2.Token); ok {
+		t.Error("an expired session was accepted")
 	}
 }

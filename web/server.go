@@ -39,6 +39,10 @@ type Options struct {
 	Softphones Softphones
 	// ICEServers are the STUN/TURN servers handed to the agents' browsers.
 	ICEServers []ICEServer
+	// Sites are the base URLs of every site's pages in a hot-standby pair
+	// (https://a.example:8443): the agent page moves to whichever is active when
+	// its own site is lost (with a SessionShare in Sessions, the token holds there).
+	Sites []string
 	// Recordings, with Sessions, serves /api/v1/recordings.
 	Recordings Recordings
 	// Directory is the configuration the supervisor page shows (agents' names,
@@ -185,6 +189,9 @@ type api struct {
 }
 
 func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	// The agent page of the other site of a pair asks which site is active: the
+	// answer says no more than a load balancer's probe learns.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	if a.o.Ready != nil {
 		if err := a.o.Ready(); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())

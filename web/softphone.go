@@ -106,7 +106,11 @@ func (a *api) webrtcConfig(w http.ResponseWriter, r *http.Request) {
 	if servers == nil {
 		servers = []ICEServer{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ice_servers": servers})
+	sites := a.o.Sites
+	if sites == nil {
+		sites = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ice_servers": servers, "sites": sites})
 }
 
 // staticFiles serves the agent page and its assets, embedded in the binary.

@@ -19,11 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"github.com/hotline12345/hotline/internal/agentsim"
 	"github.com/hotline12345/hotline/internal/redistest"
 	"github.com/hotline12345/hotline/internal/siptest"
 	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/media/mediatest"
 	"github.com/hotline12345/hotline/store"
 )
 
@@ -221,4 +224,146 @@ func TestFailoverTakeover(t *testing.T) {
 		n, err := a2.callbacks("general")
 		return err == nil && n == 1
 	})
+}
+
+// TestFailoverAgentMoves: an agent talking to a citizen at the active site loses
+// that site. The agent (agentsim, as the agent page does) finds the other site by
+// its /readyz, keeps its session there (the pair shares sessions in Redis),
+// connects new media and is ready again; the new active site calls the cut-off
+// citizen back (their phone on the trunk's outbound address) and puts the call
+// through to that agent.
+func TestFailoverAgentMoves(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	requireTool(t, "sipp", "sip-tester")
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	outbound, release := reserveUDPPort(t)
+	cfgA := failoverConfig("site-a", rs.Addr) + callbackConfig(outbound)
+	cfgB := failoverConfig("site-b", rs.Addr) + callbackConfig(outbound)
+	a := startEngine(t, engineOptions{Config: cfgA})
+	waitFor(t, 10*time.Second, "site-a active", func() bool { return a.readyz() == http.StatusOK })
+	b := startEngine(t, engineOptions{Config: cfgB})
+
+	agent, err := agentsim.Login(ctx, agentsim.Options{Base: a.http, Password: labPassword,
+		Sites: []string{a.http, b.http}, MoveTimeout: 20 * time.Second}, "1035")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(rctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("agent 1035: %v", err)
+		}
+		agent.Close()
+	})
+
+	// The citizen talks to the agent at site-a.
+	pressOne(ctx, t, a, agentsim.Tone(1000).Loop())
+	cut := a.waitCall("connected to 1035 at site-a", 20*time.Second, func(c store.CallRecord) bool {
+		return c.State == store.StateConnected && c.Agent == "1035"
+	})
+	// The citizen's phone, where the new site will call back.
+	release()
+	citizen := (&seat{t: t, e: b, id: callbackCitizen, port: outbound}).answerCallback(3 * time.Second)
+
+	a.kill()
+	lost := time.Now()
+	waitFor(t, 20*time.Second, "the agent moved to site-b", func() bool { return agent.Moves() == 1 && agent.Site() == b.http })
+	t.Logf("the agent was ready at site-b %.2f s after site-a was killed", time.Since(lost).Seconds())
+	b.waitAgent("1035", "logged in at site-b", 5*time.Second, func(s agentStat) bool { return s.State != "logged-out" })
+
+	// The cut-off citizen is called back from site-b and put through to the agent.
+	b.waitCall("called back and connected to 1035 at site-b", 30*time.Second, func(c store.CallRecord) bool {
+		return c.ID == cut.ID+"-cb" && c.State == store.StateConnected && c.Agent == "1035"
+	})
+	// Audio both ways: the citizen's 1000 Hz reaches the agent's new media
+	// connection, the agent's 440 Hz reaches the citizen.
+	citizen.rtp.SetRemote(citizen.engineRTP(time.Second))
+	tctx, stopTalking := context.WithCancel(ctx)
+	defer stopTalking()
+	go func() { _ = citizen.rtp.Stream(tctx, agentsim.Tone(1000).Loop()) }()
+	citizen.waitEnd("the citizen answers the callback and hangs up", 15*time.Second)
+	if got := mediatest.ToneShare(citizen.rtp.Packets(), 440); got < 0.5 {
+		t.Errorf("the citizen heard the agent's 440 Hz in %.0f%% of the packets, want most", got*100)
+	}
+	waitFor(t, 10*time.Second, "the callback finished at the agent", func() bool { return len(agent.Results()) == 1 })
+	res := agent.Results()[0]
+	if res.Call != cut.ID+"-cb" || !res.Heard {
+		t.Fatalf("the agent's call at site-b: %+v, want call %s-cb with the citizen's tone heard", res, cut.ID)
+	}
+	t.Logf("callback at site-b: the citizen's voice reached the agent %v after the answer (%d packets)", res.FirstAudio, res.Packets)
+}
+
+// TestFailoverAgentPageMoves: the agent page in Chromium, logged in and ready at
+// the active site, follows the loss of that site by itself: it finds the other
+// site (http.sites) active, moves there with its session and is ready again with
+// a new media connection; a citizen calling the new site is answered from the
+// page with audio both ways.
+func TestFailoverAgentPageMoves(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var ports [2]int
+	for i := range ports {
+		p, err := freeLoopbackPort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = p
+	}
+	siteA, siteB := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	sites := fmt.Sprintf("http: {sites: [%q, %q]}\n", siteA, siteB)
+	a := startEngine(t, engineOptions{Config: failoverConfig("site-a", rs.Addr) + sites, Args: []string{"--http", fmt.Sprintf("127.0.0.1:%d", ports[0])}})
+	waitFor(t, 10*time.Second, "site-a active", func() bool { return a.readyz() == http.StatusOK })
+	b := startEngine(t, engineOptions{Config: failoverConfig("site-b", rs.Addr) + sites, Args: []string{"--http", fmt.Sprintf("127.0.0.1:%d", ports[1])}})
+	if a.http != siteA || b.http != siteB {
+		t.Fatalf("the engines serve %s and %s, want %s and %s", a.http, b.http, siteA, siteB)
+	}
+
+	page := startChromium(t, ctx, writeToneWAV(t, 440, 10*time.Second))
+	cdp(t, page, "open /agent at site-a", chromedp.Navigate(siteA+"/agent/"))
+	cdp(t, page, "English", chromedp.SetValue("#lang", "en"))
+	cdp(t, page, "agent id", chromedp.SendKeys("#agentId", "1005"))
+	cdp(t, page, "password", chromedp.SendKeys("#password", labPassword))
+	cdp(t, page, "log in", chromedp.Click("#loginBtn"))
+	poll(t, page, "pre-call check passed", `hotline.checks.mic === true && hotline.checks.media === true && hotline.checks.signal === true`, 20*time.Second)
+	cdp(t, page, "ready", chromedp.Click("#readyBtn"))
+	poll(t, page, "ready", `hotline.state === "ready"`, 10*time.Second)
+	if got := cdp(t, page, "sites", chromedp.Evaluate[int](`hotline.sites.length`)); got != 2 {
+		t.Fatalf("the page knows %d sites, want 2", got)
+	}
+
+	a.kill()
+	lost := time.Now()
+	// The page navigates: evaluate again and again (an evaluation that meets the
+	// navigation fails) until the moved page says it is ready.
+	moved := fmt.Sprintf(`location.origin === %q && hotline.movedFrom === %q && hotline.state === "ready" && hotline.checks.media === true && hotline.checks.signal === true`, siteB, siteA)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ectx, ecancel := context.WithTimeout(page, 2*time.Second)
+		ok, err := chromedp.Run(ectx, chromedp.Evaluate[bool](`typeof hotline !== "undefined" && (`+moved+`)`))
+		ecancel()
+		if err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			state, _ := chromedp.Run(page, chromedp.Evaluate[string](`location.href + " " + JSON.stringify({state: hotline.state, checks: hotline.checks, errors: hotline.errors, events: hotline.events.slice(-8)})`))
+			t.Fatalf("the page did not move to site-b and get ready within 30 s (last error %v)\npage: %s", err, state)
+		}
+	}
+	t.Logf("agent page: ready at site-b %.2f s after site-a was killed", time.Since(lost).Seconds())
+	b.waitAgent("1005", "ready at site-b", 5*time.Second, func(s agentStat) bool { return s.State == "ready" })
+	artifact(t, "agent-page-moved.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
+
+	// A citizen calls the new active site and is answered from the moved page.
+	toneClip, _ := tone(1000)
+	_, peer := pressOne(ctx, t, b, toneClip.Loop())
+	poll(t, page, "ringing at site-b", `hotline.offer !== null`, 20*time.Second)
+	cdp(t, page, "answer", chromedp.Click("#answerBtn"))
+	poll(t, page, "the agent hears the citizen's 1 kHz", `Math.abs(hotline.heardHz - 1000) < 30`, 10*time.Second)
+	waitHeard(t, "the citizen hears the agent's 440 Hz", peer, 440, 10*time.Second)
 }

@@ -179,7 +179,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	httpSrv := &http.Server{
 		Handler: web.Handler(web.Options{
 			Calls: st.Calls(), Gatherer: reg, Logger: log, ACD: acdOf(mgr),
-			Sessions: web.NewSessions(accounts, nil, 0), CallControl: mgr,
+			Sessions: site.sessions(web.NewSessions(accounts, nil, 0)), CallControl: mgr, Sites: cfg.HTTP.Sites,
 			Events:     st, // the agents' WebSocket
 			Softphones: softphones(mgr, cfg.WebRTC), ICEServers: cfg.WebRTC.ICEServers,
 			Recordings: mgr,

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/hotline12345/hotline/failover"
 	"github.com/hotline12345/hotline/sip"
 	"github.com/hotline12345/hotline/store"
+	"github.com/hotline12345/hotline/web"
 )
 
 // errStandby is what a standby site's store answers to every write.
@@ -36,9 +38,10 @@ var errStandby = errors.New("site is standby: the active site writes the log")
 var errFollowStopped = errors.New("follow stopped")
 
 // Keys next to the log's (all under the shared prefix).
-func leaseKey(prefix string) string      { return prefix + ":lease" }
-func switchoverKey(prefix string) string { return prefix + ":switchover" }
-func siteKey(prefix, name string) string { return prefix + ":site:" + name }
+func leaseKey(prefix string) string        { return prefix + ":lease" }
+func switchoverKey(prefix string) string   { return prefix + ":switchover" }
+func siteKey(prefix, name string) string   { return prefix + ":site:" + name }
+func sessionKey(prefix, key string) string { return prefix + ":session:" + key }
 
 // site runs the engine's role. Without Redis it is inert: always active.
 type site struct {
@@ -55,6 +58,8 @@ type site struct {
 	ttl    time.Duration
 	renew  time.Duration
 	queue  string // where cut-off calls not yet routed are called back from
+
+	waitReplicas int // store.redis.wait_replicas
 
 	sip *sip.Server
 	mgr *call.Manager
@@ -103,6 +108,7 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	}
 	rc := cfg.Store.Redis
 	s.prefix, s.ttl, s.renew = rc.Prefix, cfg.Store.Lease.TTL, cfg.Store.Lease.Renew
+	s.waitReplicas = rc.WaitReplicas
 	if len(cfg.Queues) > 0 {
 		s.queue = cfg.Queues[0].Name
 	}
@@ -189,6 +195,59 @@ func (s *site) register(reg prometheus.Registerer) {
 			Help: "Events whose Redis WAIT for the replicas timed out (stored on the master, not yet confirmed)."},
 			func() float64 { return float64(s.rlog.WaitTimeouts()) }),
 	)
+}
+
+// sessions shares the login sessions through Redis when the log is there, so
+// that an agent's page that moves to the other site keeps its token.
+func (s *site) sessions(ss *web.Sessions) *web.Sessions {
+	if s.shared() {
+		ss.Share(redisSessions{c: s.client, prefix: s.prefix, replicas: s.waitReplicas}, s.log)
+	}
+	return ss
+}
+
+// redisSessions is web.SessionShare in the pair's Redis: one JSON value per
+// session that expires with it; a save waits (briefly) for the replica so that
+// the backup site knows the session if the primary is lost right after a login.
+type redisSessions struct {
+	c        *redis.Client
+	prefix   string
+	replicas int // store.redis.wait_replicas
+}
+
+func (r redisSessions) Save(ctx context.Context, key string, sess web.Session) error {
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, sessionKey(r.prefix, key), b, 0)
+		p.ExpireAt(ctx, sessionKey(r.prefix, key), sess.Expires)
+		if r.replicas > 0 {
+			p.Do(ctx, "WAIT", r.replicas, 200)
+		}
+		return nil
+	})
+	return err
+}
+
+func (r redisSessions) Load(ctx context.Context, key string) (web.Session, bool, error) {
+	b, err := r.c.Get(ctx, sessionKey(r.prefix, key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return web.Session{}, false, nil
+	}
+	if err != nil {
+		return web.Session{}, false, err
+	}
+	var sess web.Session
+	if err := json.Unmarshal(b, &sess); err != nil {
+		return web.Session{}, false, fmt.Errorf("session %s…: %w", key[:8], err)
+	}
+	return sess, true, nil
+}
+
+func (r redisSessions) Remove(ctx context.Context, key string) error {
+	return r.c.Del(ctx, sessionKey(r.prefix, key)).Err()
 }
 
 // shared reports whether the log is shared with another site (Redis).

@@ -49,6 +49,14 @@ type Options struct {
 	// Supervisor logs in a supervisor: media only (to listen, whisper and barge),
 	// no WebSocket, no state; Run is not for them.
 	Supervisor bool
+	// Sites are the base URLs of the sites of a hot-standby pair (Base among
+	// them or not). When the agent's WebSocket is lost, Run moves the agent to
+	// whichever site's /readyz says 200, as the agent page does: the same token
+	// (the pair shares sessions), a new media connection, ready again. Empty: Run
+	// returns the WebSocket's error.
+	Sites []string
+	// MoveTimeout bounds a move to another site (default 30 s).
+	MoveTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -60,6 +68,9 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MoveTimeout <= 0 {
+		o.MoveTimeout = 30 * time.Second
 	}
 }
 
@@ -91,6 +102,8 @@ type Agent struct {
 	ws      *websocket.Conn
 
 	mu       sync.Mutex
+	base     string // the site the agent is at (Options.Base until a move)
+	moves    int
 	results  []CallResult
 	offers   int
 	answered int
@@ -107,7 +120,7 @@ var client = &http.Client{
 // Login logs agent id in, connects its media and its WebSocket, and sets it ready.
 func Login(ctx context.Context, o Options, id string) (*Agent, error) {
 	o.defaults()
-	a := &Agent{ID: id, opts: o, client: client}
+	a := &Agent{ID: id, opts: o, client: client, base: o.Base}
 	var login struct {
 		Token string `json:"token"`
 	}
@@ -127,22 +140,121 @@ func Login(ctx context.Context, o Options, id string) (*Agent, error) {
 	if o.Supervisor {
 		return a, nil
 	}
-	u, _ := url.Parse(o.Base)
-	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-	u.Path = "/api/v1/agents/" + id + "/ws"
-	u.RawQuery = "token=" + url.QueryEscape(a.token)
-	ws, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: client})
-	if err != nil {
+	if err := a.dialWS(ctx); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("agent %s: websocket: %w", id, err)
+		return nil, err
 	}
-	ws.SetReadLimit(1 << 20)
-	a.ws = ws
 	if err := a.setState(ctx, "ready"); err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// dialWS opens the agent's WebSocket at its site.
+func (a *Agent) dialWS(ctx context.Context) error {
+	u, err := url.Parse(a.Site())
+	if err != nil {
+		return fmt.Errorf("agent %s: site %q: %w", a.ID, a.Site(), err)
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = "/api/v1/agents/" + a.ID + "/ws"
+	u.RawQuery = "token=" + url.QueryEscape(a.token)
+	ws, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: a.client})
+	if err != nil {
+		return fmt.Errorf("agent %s: websocket: %w", a.ID, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	a.ws = ws
+	return nil
+}
+
+// Site is the base URL of the site the agent is at.
+func (a *Agent) Site() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.base
+}
+
+// Moves is how many times the agent moved to another site.
+func (a *Agent) Moves() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.moves
+}
+
+// move takes the agent to the site of Options.Sites that is active, with the
+// same token: a new media connection and WebSocket, and ready again.
+func (a *Agent) move(ctx context.Context, cause error) error {
+	deadline := time.Now().Add(a.opts.MoveTimeout)
+	a.opts.Logger.Warn("simulated agent: lost its site, looking for the active one", "agent_id", a.ID, "site", a.Site(), "error", cause)
+	for time.Now().Before(deadline) {
+		for _, site := range a.opts.Sites {
+			if !a.siteReady(ctx, site) {
+				continue
+			}
+			err := a.moveTo(ctx, site)
+			if err == nil {
+				a.opts.Logger.Info("simulated agent: moved to the active site", "agent_id", a.ID, "site", site)
+				return nil
+			}
+			a.opts.Logger.Warn("simulated agent: move failed", "agent_id", a.ID, "site", site, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("agent %s: no site of %v became active within %v (after: %w)", a.ID, a.opts.Sites, a.opts.MoveTimeout, cause)
+}
+
+// siteReady reports whether the site's /readyz says 200 (within 2 s).
+func (a *Agent) siteReady(ctx context.Context, site string) bool {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, site+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	res, err := a.client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
+}
+
+// moveTo switches the agent to site.
+func (a *Agent) moveTo(ctx context.Context, site string) error {
+	a.mu.Lock()
+	a.base = site
+	a.mu.Unlock()
+	if a.ws != nil {
+		a.ws.CloseNow()
+	}
+	if a.browser != nil {
+		_ = a.browser.Close()
+	}
+	b, err := mediatest.NewBrowser()
+	if err != nil {
+		return err
+	}
+	a.browser = b
+	if err := a.connectMedia(ctx, false); err != nil {
+		return err
+	}
+	if err := a.dialWS(ctx); err != nil {
+		return err
+	}
+	if err := a.setState(ctx, "ready"); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.moves++
+	a.mu.Unlock()
+	return nil
 }
 
 func (a *Agent) connectMedia(ctx context.Context, restart bool) error {
@@ -183,7 +295,7 @@ func (a *Agent) do(ctx context.Context, method, path string, body, out any) erro
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.opts.Base+path, bytes.NewReader(data))
+	req, err := http.NewRequestWithContext(ctx, method, a.Site()+path, bytes.NewReader(data))
 	if err != nil {
 		return err
 	}
@@ -216,12 +328,35 @@ type message struct {
 
 // Run serves offers until ctx ends: answer after AnswerAfter, talk (playing the
 // tone) until TalkFor passes or the call ends, check what was heard, wrap up.
+//
+// With Options.Sites, a lost WebSocket moves the agent to the active site (see
+// Options.Sites) and Run goes on there.
 func (a *Agent) Run(ctx context.Context) error {
+	for {
+		err := a.runAt(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if len(a.opts.Sites) == 0 {
+			return err
+		}
+		if merr := a.move(ctx, err); merr != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return merr
+		}
+	}
+}
+
+// runAt serves offers over the current WebSocket until it fails or ctx ends.
+func (a *Agent) runAt(ctx context.Context) error {
+	ws := a.ws
 	msgs := make(chan message, 64)
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			_, data, err := a.ws.Read(ctx)
+			_, data, err := ws.Read(ctx)
 			if err != nil {
 				readErr <- err
 				close(msgs)
@@ -291,7 +426,7 @@ func (a *Agent) serve(ctx context.Context, call, caller string, msgs <-chan mess
 		defer t.Stop()
 		hangup = t.C
 	}
-	ended, connected := false, false
+	ended := false
 	for !ended {
 		select {
 		case <-ctx.Done():
@@ -305,13 +440,13 @@ func (a *Agent) serve(ctx context.Context, call, caller string, msgs <-chan mess
 			if !ok {
 				return errors.New("websocket closed")
 			}
-			if m.Type == "call_connected" && m.Call != call && connected {
-				// A consult this agent answered was completed: the consult call
-				// became the caller's call.
+			if m.Type == "call_connected" {
+				// Only this agent's calls reach its stream: the first connection
+				// after the answer is this call (a callback is connected under
+				// its outbound leg's id); a later one with another id is a
+				// consult this agent answered that was completed and became the
+				// caller's call.
 				call = m.Call
-			}
-			if m.Type == "call_connected" && m.Call == call {
-				connected = true
 			}
 			if m.Call == call && (m.Type == "call_ended" || m.Type == "call_transferred" || m.Type == "offer_withdrawn") {
 				ended = true

@@ -24,6 +24,7 @@ const T = {
     started: "振铃", connected: "已接通",
     recPause: "暂停录音", recResume: "恢复录音", recPaused: "录音已暂停",
     rtt: "往返时延", seconds: "秒", restoring: "媒体连接中断，正在恢复…", restored: "媒体连接已恢复",
+    moving: "本站点不可用，转到备用站点", moved: "已转到站点", moveLogin: "请在此站点重新登录。",
   },
   en: {
     title: "12345 Hotline Agent", language: "Language", login: "Log in", agentId: "Agent ID", password: "Password", loginBtn: "Log in",
@@ -45,6 +46,7 @@ const T = {
     started: "ringing", connected: "connected",
     recPause: "Pause recording", recResume: "Resume recording", recPaused: "Recording paused",
     rtt: "round trip", seconds: "s", restoring: "Media connection lost, restoring…", restored: "Media connection restored",
+    moving: "This site is not available: moving to", moved: "Moved to site", moveLogin: "Please log in again at this site.",
   },
 };
 
@@ -58,7 +60,7 @@ const S = {
   agent: "", token: "", pc: null, mic: null, ws: null, lastSeq: 0, state: "logged-out", reason: "", since: null,
   offer: null, call: null, callStart: 0, held: false, muted: false, recPaused: false, consult: null, media: "none", signal: "down",
   checks: { mic: null, media: null, signal: null }, rtt: null, heardHz: 0, level: 0, errors: [], events: [],
-  wsReconnects: 0, iceRestarts: 0, answerClick: 0, firstAudioMs: null,
+  wsReconnects: 0, iceRestarts: 0, answerClick: 0, firstAudioMs: null, sites: [], moving: false, movedFrom: "",
 };
 window.hotline = S;
 
@@ -115,6 +117,11 @@ $("loginForm").addEventListener("submit", async (e) => {
     return;
   }
   $("password").value = "";
+  await enterDesk();
+});
+
+// enterDesk shows the desk of the logged-in agent and connects everything.
+async function enterDesk() {
   $("login").hidden = true;
   $("desk").hidden = false;
   $("who").hidden = false;
@@ -123,7 +130,79 @@ $("loginForm").addEventListener("submit", async (e) => {
   loadOrders();
   await preCheck();
   loadQueues();
-});
+  if (!S.siteTimer) S.siteTimer = setInterval(() => { if (S.token && S.sites.length) findActiveSite(); }, 3000);
+}
+
+// ---- hot standby: the page knows every site of the pair ------------------------
+// When its own site is lost (the WebSocket does not come back) or turns standby
+// (a planned switchover), the page moves to the site whose /readyz says 200, with
+// the same session (the pair shares sessions) and the state the agent was in.
+
+async function siteReady(base) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 2000);
+  try {
+    const res = await fetch(base + "/readyz", { signal: ctl.signal, cache: "no-store" });
+    return res.status === 200;
+  } catch (_) {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function findActiveSite() {
+  if (S.moving || !S.token) return;
+  S.moving = true;
+  try {
+    if (await siteReady(location.origin)) return; // still (or again) the active site
+    for (const site of S.sites) {
+      const base = site.replace(/\/+$/, "");
+      if (base === location.origin) continue;
+      if (await siteReady(base)) { moveTo(base); return; }
+    }
+  } finally {
+    S.moving = false;
+  }
+}
+
+function moveTo(base) {
+  logEvent(t("moving") + " " + base);
+  const resume = { agent: S.agent, token: S.token, state: S.state, reason: S.reason, lang, from: location.origin };
+  S.token = ""; // this page is done here: no more reconnects
+  if (S.ws) S.ws.close();
+  if (S.pc) S.pc.close();
+  location.href = base + "/agent#resume=" + encodeURIComponent(btoa(JSON.stringify(resume)));
+}
+
+// resumeMoved picks up an agent that the page of the other site sent here.
+async function resumeMoved() {
+  const m = /^#resume=(.+)$/.exec(location.hash);
+  if (!m) return;
+  history.replaceState(null, "", location.pathname);
+  let r;
+  try { r = JSON.parse(atob(decodeURIComponent(m[1]))); } catch (_) { return; }
+  if (!r || !r.agent || !r.token) return;
+  if (r.lang && T[r.lang]) { lang = r.lang; translate(); }
+  S.agent = r.agent;
+  S.token = r.token;
+  S.movedFrom = r.from || "";
+  try {
+    await api("GET", "/api/v1/me");
+  } catch (_) {
+    S.token = "";
+    showError("loginError", t("moveLogin"));
+    $("agentId").value = r.agent;
+    return;
+  }
+  logEvent(t("moved") + " " + location.host);
+  await enterDesk();
+  // Back to work as before the move: a call that was cut off is over, so an
+  // agent who was working is ready; a pause stays a pause.
+  if (!S.checks.media) return;
+  if (r.state === "not-ready") await setState("not-ready", r.reason || "");
+  else if (r.state && r.state !== "logged-out") await setState("ready");
+}
 
 async function loadQueues() {
   try {
@@ -185,6 +264,7 @@ $("retryChecks").addEventListener("click", preCheck);
 async function openMedia() {
   if (S.pc) { S.pc.close(); S.pc = null; }
   const cfg = await api("GET", "/api/v1/webrtc");
+  S.sites = cfg.sites || [];
   const pc = new RTCPeerConnection({ iceServers: cfg.ice_servers || [] });
   S.pc = pc;
   const track = S.mic.getAudioTracks()[0];
@@ -310,7 +390,7 @@ function connectSignal() {
   if (S.lastSeq) url += "&since=" + S.lastSeq;
   const ws = new WebSocket(url);
   S.ws = ws;
-  ws.onopen = () => { S.signal = "up"; S.checks.signal = true; setCheck("chkSignal", "ok", ""); };
+  ws.onopen = () => { S.wsFailures = 0; S.signal = "up"; S.checks.signal = true; setCheck("chkSignal", "ok", ""); };
   ws.onmessage = (ev) => {
     let m;
     try { m = JSON.parse(ev.data); } catch (_) { return; }
@@ -322,6 +402,8 @@ function connectSignal() {
     S.signal = "down";
     setCheck("chkSignal", "wait", t("signalDown"));
     S.wsReconnects++;
+    S.wsFailures = (S.wsFailures || 0) + 1;
+    if (S.wsFailures >= 2 && S.sites.length) findActiveSite();
     setTimeout(connectSignal, Math.min(5000, 300 * S.wsReconnects));
   };
 }
@@ -664,3 +746,4 @@ setInterval(() => {
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 translate();
+resumeMoved();
