@@ -63,6 +63,12 @@ type LeaseOptions struct {
 	// that many replicas have the new lease and epoch; a shortfall is logged, not
 	// fatal (the site whose partner is gone must still be able to take over).
 	WaitReplicas int
+	// Confirm, when set, must succeed before each acquisition and each renewal
+	// counts: with Sentinel, SentinelQuorum.Confirm (this site's Redis is the
+	// master a majority of the Sentinels name). A site that cannot confirm does
+	// not take the lease, and an active one steps down within the TTL as if it
+	// could not renew: the side of a partition without a majority stops.
+	Confirm func(ctx context.Context) error
 	// Logger receives role changes and renewal failures. nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -77,6 +83,7 @@ type Lease struct {
 	ttl, renew   time.Duration
 	margin       time.Duration // subtracted from the TTL for clock drift
 	waitReplicas int
+	confirm      func(context.Context) error
 	log          *slog.Logger
 
 	mu    sync.Mutex
@@ -127,7 +134,7 @@ func NewLease(client *redis.Client, opts LeaseOptions) (*Lease, error) {
 		return nil, fmt.Errorf("failover: new lease: holder %q must be non-empty and without '/'", opts.Holder)
 	}
 	l := &Lease{c: client, key: opts.Key, epKey: opts.EpochKey, holder: opts.Holder,
-		ttl: opts.TTL, renew: opts.Renew, waitReplicas: opts.WaitReplicas, log: opts.Logger}
+		ttl: opts.TTL, renew: opts.Renew, waitReplicas: opts.WaitReplicas, confirm: opts.Confirm, log: opts.Logger}
 	if l.key == "" {
 		l.key = DefaultLeaseKey
 	}
@@ -327,6 +334,7 @@ func (l *Lease) Run(ctx context.Context, onChange func(Role, uint64)) error {
 	role := Standby
 	onChange(Standby, 0)
 	var validUntil time.Time // while Active
+	hadQuorum := true        // the last confirmation did not fail for want of a quorum
 	var ops sync.WaitGroup   // renewals and acquisitions still in flight
 	stepDown := func(why string, err error) {
 		// Report first: the engine must stop writing now, whatever Redis does.
@@ -374,12 +382,25 @@ func (l *Lease) Run(ctx context.Context, onChange func(Role, uint64)) error {
 			var epoch uint64
 			var ok bool
 			err := bounded(ctx, &ops, sent.Add(l.renew), func(octx context.Context) error {
+				if l.confirm != nil {
+					if err := l.confirm(octx); err != nil {
+						return err
+					}
+				}
 				var err error
 				epoch, ok, err = l.Acquire(octx)
 				return err
 			})
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if quorum := !errors.Is(err, ErrNoQuorum); quorum != hadQuorum {
+				// Say it once when the Sentinels stop or start naming our Redis.
+				if hadQuorum = quorum; quorum {
+					l.log.Info("failover: the sentinels' majority names our Redis as the master again", "holder", l.holder)
+				} else {
+					l.log.Warn("failover: standby: the sentinels' majority does not name our Redis as the master: not taking the lease", "holder", l.holder, "err", err)
+				}
 			}
 			if err != nil {
 				l.log.Debug("failover: acquire failed", "holder", l.holder, "err", err)
@@ -397,7 +418,14 @@ func (l *Lease) Run(ctx context.Context, onChange func(Role, uint64)) error {
 			l.log.Info("failover: lease acquired, site is active", "holder", l.holder, "epoch", epoch)
 			onChange(Active, epoch)
 		case Active:
-			err := bounded(ctx, &ops, validUntil, l.Renew)
+			err := bounded(ctx, &ops, validUntil, func(octx context.Context) error {
+				if l.confirm != nil {
+					if err := l.confirm(octx); err != nil {
+						return err
+					}
+				}
+				return l.Renew(octx)
+			})
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -353,4 +354,62 @@ func TestLeaseHolderStopsRenewing(t *testing.T) {
 	if err := frozen.Renew(ctx); !errors.Is(err, failover.ErrLost) {
 		t.Fatalf("the frozen holder's late Renew returned %v, want ErrLost", err)
 	}
+}
+
+// TestLeaseSentinelQuorum: with Confirm set to a SentinelQuorum, a site whose Redis
+// is the master the three Sentinels watch takes the lease; a site writing to a
+// Redis that is a master only in its own eyes (the old master on the wrong side of
+// a partition; here a stray server) never does; an active holder whose Sentinels
+// stop naming its Redis (they cannot be reached) steps down within the TTL.
+func TestLeaseSentinelQuorum(t *testing.T) {
+	master := redistest.Start(t)
+	stray := redistest.Start(t)
+	var addrs []string
+	var proxies []*redistest.Proxy
+	for range 3 {
+		s := redistest.StartSentinel(t, "q", master, 2, time.Second)
+		p := redistest.NewProxy(t, s.Addr)
+		proxies = append(proxies, p)
+		addrs = append(addrs, p.Addr)
+	}
+	quorum := failover.NewSentinelQuorum(addrs, "q", "")
+	t.Cleanup(func() { quorum.Close() })
+	ctx := context.Background()
+
+	cm, cs := newClient(t, master.Addr), newClient(t, stray.Addr)
+	redistest.WaitFor(t, 5*time.Second, "the sentinels know the master's run id", func() bool { return quorum.Confirm(ctx, cm) == nil })
+	if err := quorum.Confirm(ctx, cs); !errors.Is(err, failover.ErrNoQuorum) || !strings.Contains(err.Error(), "0 of 3 agree") {
+		t.Fatalf("Confirm on a Redis no sentinel names: %v, want ErrNoQuorum, 0 of 3", err)
+	}
+
+	leaseOn := func(c *redis.Client, holder string) *failover.Lease {
+		l, err := failover.NewLease(c, failover.LeaseOptions{Key: "lease", Holder: holder, TTL: ttl, Renew: renew, Logger: quiet,
+			Confirm: func(ctx context.Context) error { return quorum.Confirm(ctx, c) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	var rm, rs roleLog
+	run(t, leaseOn(cs, "cut-off"), &rs)
+	run(t, leaseOn(cm, "majority"), &rm)
+	redistest.WaitFor(t, 5*time.Second, "the site on the sentinels' master active", func() bool { r, _ := rm.get(); return r == failover.Active })
+	time.Sleep(3 * ttl)
+	if r, _ := rs.get(); r != failover.Standby {
+		t.Fatalf("the site on a Redis no sentinel names is %v, want standby", r)
+	}
+	if n, _ := cs.Exists(ctx, "lease").Result(); n != 0 {
+		t.Fatal("the cut-off site wrote a lease into its own Redis")
+	}
+
+	// Two of the three sentinels become unreachable: no majority, the active
+	// holder steps down by itself although its Redis still answers.
+	proxies[0].Block()
+	proxies[1].Block()
+	cut := time.Now()
+	redistest.WaitFor(t, ttl+5*time.Second, "the holder without a majority steps down", func() bool { r, _ := rm.get(); return r == failover.Standby })
+	t.Logf("stepped down %v after losing the sentinels' majority (TTL %v)", time.Since(cut).Round(time.Millisecond), ttl)
+	proxies[0].Unblock()
+	proxies[1].Unblock()
+	redistest.WaitFor(t, 5*time.Second, "active again once the majority answers", func() bool { r, _ := rm.get(); return r == failover.Active })
 }

@@ -54,6 +54,7 @@ type site struct {
 	rlog   *store.Redis
 	wlog   *siteLog
 	lease  *failover.Lease
+	quorum *failover.SentinelQuorum // with Sentinels: the lease needs their majority
 	prefix string
 	ttl    time.Duration
 	renew  time.Duration
@@ -121,15 +122,25 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	defer cancel()
 	fail := func(err error) (*store.Store, *site, error) {
 		_ = s.client.Close()
+		if s.quorum != nil {
+			_ = s.quorum.Close()
+		}
 		return nil, nil, err
 	}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		return fail(fmt.Errorf("store.redis: cannot reach Redis (%s): %w", where, err))
 	}
 	var err error
+	var confirm func(context.Context) error
+	if len(rc.Sentinels) > 0 {
+		// The side of a partition without a majority of the Sentinels must stop,
+		// even though its own Redis still takes writes.
+		s.quorum = failover.NewSentinelQuorum(rc.Sentinels, rc.Master, rc.Password)
+		confirm = func(ctx context.Context) error { return s.quorum.Confirm(ctx, s.client) }
+	}
 	s.lease, err = failover.NewLease(s.client, failover.LeaseOptions{
 		Key: leaseKey(s.prefix), Holder: cfg.Site, TTL: s.ttl, Renew: s.renew,
-		WaitReplicas: rc.WaitReplicas, Logger: log,
+		WaitReplicas: rc.WaitReplicas, Confirm: confirm, Logger: log,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("store.lease: %w", err))
@@ -306,6 +317,9 @@ func (s *site) close() {
 		s.wg.Wait()
 	}
 	_ = s.client.Close()
+	if s.quorum != nil {
+		_ = s.quorum.Close()
+	}
 }
 
 // leaseLoop runs the lease until ctx ends. A planned switchover cancels one run
