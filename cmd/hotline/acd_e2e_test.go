@@ -287,7 +287,7 @@ func (e *engine) post(path, token, body string) (int, []byte, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := apiClient.Do(req)
+	res, err := e.client().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

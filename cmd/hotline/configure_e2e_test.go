@@ -23,7 +23,7 @@ func (e *engine) put(path, token, body string) (int, []byte) {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := apiClient.Do(req)
+	res, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

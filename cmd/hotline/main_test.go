@@ -104,6 +104,17 @@ type engine struct {
 	stderr *lockedBuffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's result, valid after done
+
+	hc *http.Client // nil: apiClient (an engine in a network namespace has its own)
+	ns *netns       // the engine's network namespace, nil for the test's own
+}
+
+// client is the HTTP client that reaches the engine.
+func (e *engine) client() *http.Client {
+	if e.hc != nil {
+		return e.hc
+	}
+	return apiClient
 }
 
 // engineOptions say how to start an engine.
@@ -114,6 +125,9 @@ type engineOptions struct {
 	Data string
 	// Args are more flags.
 	Args []string
+	// Netns runs the engine in that network namespace (ip netns exec); its
+	// HTTP client dials from there.
+	Netns *netns
 }
 
 // startEngine starts hotline with --sip 127.0.0.1:0 --http 127.0.0.1:0, waits until
@@ -135,6 +149,10 @@ func startEngine(t *testing.T, o engineOptions) *engine {
 	args = append(args, o.Args...)
 	e := &engine{t: t, data: o.Data, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	e.cmd = exec.Command(hotlineBin, args...)
+	if o.Netns != nil {
+		e.cmd = o.Netns.command(hotlineBin, args...)
+		e.hc, e.ns = o.Netns.httpClient(), o.Netns
+	}
 	e.cmd.Stderr = e.stderr
 	stdout, err := e.cmd.StdoutPipe()
 	if err != nil {
@@ -244,7 +262,7 @@ func (e *engine) get(path string) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	res, err := apiClient.Do(req)
+	res, err := e.client().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -33,7 +33,7 @@ func (e *engine) getAuth(path, token string, hdr ...string) (int, http.Header, [
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := apiClient.Do(req)
+	res, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

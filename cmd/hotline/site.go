@@ -108,12 +108,24 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 		return st, s, nil
 	}
 	rc := cfg.Store.Redis
+	// go-redis's own log lines (a Sentinel across a partition fails to dial
+	// several times a second) go to our log at debug level: what matters is said
+	// by the lease and the log in their words.
+	redis.SetLogger(redisLogger{log})
 	s.prefix, s.ttl, s.renew = rc.Prefix, cfg.Store.Lease.TTL, cfg.Store.Lease.Renew
 	s.waitReplicas = rc.WaitReplicas
 	if len(cfg.Queues) > 0 {
 		s.queue = cfg.Queues[0].Name
 	}
-	s.client = newRedisClient(rc.Addr, rc.Sentinels, rc.Master, rc.Password)
+	if len(rc.Sentinels) > 0 {
+		// The site finds the master through a majority of the Sentinels (at each
+		// dial) and needs that majority to hold the lease: see failover.SentinelQuorum.
+		s.quorum = failover.NewSentinelQuorum(rc.Sentinels, rc.Master, rc.Password)
+		s.client = redis.NewClient(&redis.Options{Addr: "sentinels:" + rc.Master, Password: rc.Password,
+			Dialer: s.quorum.Dialer(time.Second)})
+	} else {
+		s.client = newRedisClient(rc.Addr, nil, "", rc.Password)
+	}
 	where := rc.Addr
 	if where == "" {
 		where = "master " + rc.Master + " of sentinels " + strings.Join(rc.Sentinels, ",")
@@ -132,10 +144,9 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	}
 	var err error
 	var confirm func(context.Context) error
-	if len(rc.Sentinels) > 0 {
+	if s.quorum != nil {
 		// The side of a partition without a majority of the Sentinels must stop,
 		// even though its own Redis still takes writes.
-		s.quorum = failover.NewSentinelQuorum(rc.Sentinels, rc.Master, rc.Password)
 		confirm = func(ctx context.Context) error { return s.quorum.Confirm(ctx, s.client) }
 	}
 	s.lease, err = failover.NewLease(s.client, failover.LeaseOptions{
@@ -164,6 +175,13 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	log.Info("event log in Redis: standby until this site holds the lease", "redis", where, "prefix", s.prefix,
 		"events", s.wlog.appliedSeq(), "lease_ttl", s.ttl, "renew", s.renew)
 	return st, s, nil
+}
+
+// redisLogger hands go-redis's internal log lines to slog at debug level.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 // newRedisClient connects to one server, or to the master the sentinels name.

@@ -108,7 +108,7 @@ func signedStatus(t *testing.T, e *engine, id string, secret []byte, body string
 	}
 	req.Header.Set(ticket.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	req.Header.Set(ticket.HeaderSignature, ticket.Sign(secret, ts, []byte(body)))
-	res, err := apiClient.Do(req)
+	res, err := e.client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

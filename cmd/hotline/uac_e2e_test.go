@@ -19,7 +19,13 @@ import (
 // newUAC makes a Go test UAC calling e, closed in t.Cleanup.
 func newUAC(t *testing.T, e *engine, o siptest.Options) *siptest.UAC {
 	t.Helper()
-	u, err := siptest.New(e.sip, o)
+	var u *siptest.UAC
+	var err error
+	if e.ns != nil { // its socket in the engine's namespace
+		err = e.ns.do(func() error { u, err = siptest.New(e.sip, o); return err })
+	} else {
+		u, err = siptest.New(e.sip, o)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
