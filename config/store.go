@@ -38,6 +38,11 @@ type Redis struct {
 	WaitReplicas int `yaml:"wait_replicas"`
 	// WaitTimeout bounds that wait; default 200ms, at most 4s.
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
+	// Buffer is how many events the site keeps in memory while Redis cannot take
+	// them (an outage, a restart, a failover under way), written in order when it
+	// can again; the calls go on meanwhile. Default 10000; 0 turns it off (an
+	// event that cannot be written then fails the call's step).
+	Buffer *int `yaml:"buffer"`
 }
 
 // Lease is the active site's lease in Redis.
@@ -48,6 +53,11 @@ type Lease struct {
 	// Renew is how often the active site renews it (and the standby tries to take
 	// it). Default TTL/6 (500ms for 3s); it must be below TTL/2.
 	Renew time.Duration `yaml:"renew"`
+	// SingleSite: there is no other site to take over, so the site does not step
+	// down when Redis cannot be reached: it goes on taking calls, its events are
+	// buffered (store.redis.buffer) and written when Redis returns, and it takes
+	// its lease back with the same epoch. Never set it on the sites of a pair.
+	SingleSite bool `yaml:"single_site"`
 }
 
 // Store defaults.
@@ -55,6 +65,7 @@ const (
 	DefaultRedisPrefix      = "hotline"
 	DefaultRedisWaitTimeout = 200 * time.Millisecond
 	DefaultLeaseTTL         = 3 * time.Second
+	DefaultRedisBuffer      = 10000
 	maxRedisWaitTimeout     = 4 * time.Second // below go-redis' 5 s read timeout
 )
 
@@ -96,6 +107,13 @@ func (c *Config) ValidateStore() error {
 			r.Prefix = DefaultRedisPrefix
 		} else if strings.ContainsAny(r.Prefix, " \t\n{}") {
 			add("store.redis.prefix", fmt.Sprintf("%q: no spaces or braces", r.Prefix))
+		}
+		switch {
+		case r.Buffer == nil:
+			n := DefaultRedisBuffer
+			r.Buffer = &n
+		case *r.Buffer < 0:
+			add("store.redis.buffer", "0 (off) or more events")
 		}
 		if r.WaitReplicas < 0 {
 			add("store.redis.wait_replicas", "0 or more")

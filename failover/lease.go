@@ -69,6 +69,14 @@ type LeaseOptions struct {
 	// not take the lease, and an active one steps down within the TTL as if it
 	// could not renew: the side of a partition without a majority stops.
 	Confirm func(ctx context.Context) error
+	// HoldThroughOutage is for a single site, with no other site to take over:
+	// while Redis cannot be reached the holder does not step down at the TTL but
+	// stays active and keeps trying to renew; when Redis answers again it renews,
+	// or takes the lease back with the same epoch if it expired meanwhile and
+	// nobody took it (the epoch counter unchanged). Only when another holder has
+	// taken it (ErrLost) does it step down. Never set it on a site of a pair: the
+	// other site would take over while this one goes on.
+	HoldThroughOutage bool
 	// Logger receives role changes and renewal failures. nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +92,7 @@ type Lease struct {
 	margin       time.Duration // subtracted from the TTL for clock drift
 	waitReplicas int
 	confirm      func(context.Context) error
+	hold         bool
 	log          *slog.Logger
 
 	mu    sync.Mutex
@@ -108,10 +117,17 @@ redis.call('SET', KEYS[1], e .. '/' .. ARGV[1], 'PX', ARGV[2])
 return {1, e}
 `)
 
-// renewScript: KEYS lease; ARGV our value, ttl ms. 1 when renewed, 0 when not ours.
+// renewScript: KEYS lease, epoch; ARGV our value, ttl ms, resume ("1" or "0"),
+// our epoch. 1 when renewed, 0 when not ours. With resume, a lease that expired
+// while nobody took it (the epoch counter is still ours) is taken back as it was.
 var renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not cur and ARGV[3] == '1' and redis.call('GET', KEYS[2]) == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 `)
@@ -134,7 +150,7 @@ func NewLease(client *redis.Client, opts LeaseOptions) (*Lease, error) {
 		return nil, fmt.Errorf("failover: new lease: holder %q must be non-empty and without '/'", opts.Holder)
 	}
 	l := &Lease{c: client, key: opts.Key, epKey: opts.EpochKey, holder: opts.Holder,
-		ttl: opts.TTL, renew: opts.Renew, waitReplicas: opts.WaitReplicas, confirm: opts.Confirm, log: opts.Logger}
+		ttl: opts.TTL, renew: opts.Renew, waitReplicas: opts.WaitReplicas, confirm: opts.Confirm, hold: opts.HoldThroughOutage, log: opts.Logger}
 	if l.key == "" {
 		l.key = DefaultLeaseKey
 	}
@@ -242,7 +258,14 @@ func (l *Lease) Renew(ctx context.Context) error {
 	if mine == "" {
 		return fmt.Errorf("%w: %s is not held by %s", ErrLost, l.key, l.holder)
 	}
-	n, err := renewScript.Run(ctx, l.c, []string{l.key}, mine, l.ttl.Milliseconds()).Int()
+	l.mu.Lock()
+	epoch := l.epoch
+	l.mu.Unlock()
+	resume := "0"
+	if l.hold {
+		resume = "1"
+	}
+	n, err := renewScript.Run(ctx, l.c, []string{l.key, l.epKey}, mine, l.ttl.Milliseconds(), resume, strconv.FormatUint(epoch, 10)).Int()
 	if err != nil {
 		return fmt.Errorf("failover: renew lease %s: %w", l.key, err)
 	}
@@ -335,6 +358,7 @@ func (l *Lease) Run(ctx context.Context, onChange func(Role, uint64)) error {
 	onChange(Standby, 0)
 	var validUntil time.Time // while Active
 	hadQuorum := true        // the last confirmation did not fail for want of a quorum
+	holding := false         // HoldThroughOutage: active past the TTL, Redis away
 	var ops sync.WaitGroup   // renewals and acquisitions still in flight
 	stepDown := func(why string, err error) {
 		// Report first: the engine must stop writing now, whatever Redis does.
@@ -418,7 +442,11 @@ func (l *Lease) Run(ctx context.Context, onChange func(Role, uint64)) error {
 			l.log.Info("failover: lease acquired, site is active", "holder", l.holder, "epoch", epoch)
 			onChange(Active, epoch)
 		case Active:
-			err := bounded(ctx, &ops, validUntil, func(octx context.Context) error {
+			deadline := validUntil
+			if l.hold && deadline.Before(sent.Add(l.renew)) {
+				deadline = sent.Add(l.renew)
+			}
+			err := bounded(ctx, &ops, deadline, func(octx context.Context) error {
 				if l.confirm != nil {
 					if err := l.confirm(octx); err != nil {
 						return err
@@ -430,10 +458,20 @@ func (l *Lease) Run(ctx context.Context, onChange func(Role, uint64)) error {
 				return ctx.Err()
 			}
 			switch {
-			case err == nil && time.Now().Before(validUntil):
+			case err == nil && (l.hold || time.Now().Before(validUntil)):
 				validUntil = sent.Add(l.ttl - l.margin)
+				if holding {
+					holding = false
+					l.log.Info("failover: Redis answers again: lease renewed", "holder", l.holder)
+				}
 			case errors.Is(err, ErrLost):
 				stepDown("lease lost", err)
+			case l.hold:
+				if !holding && !time.Now().Before(validUntil) {
+					holding = true
+					l.log.Warn("failover: Redis unreachable past the lease's TTL: holding on (single site)", "holder", l.holder, "err", err)
+				}
+				next = time.Now().Add(l.renew / 2)
 			case !time.Now().Before(validUntil):
 				stepDown("not renewed within the TTL", err)
 			default:

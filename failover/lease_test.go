@@ -413,3 +413,50 @@ func TestLeaseSentinelQuorum(t *testing.T) {
 	proxies[1].Unblock()
 	redistest.WaitFor(t, 5*time.Second, "active again once the majority answers", func() bool { r, _ := rm.get(); return r == failover.Active })
 }
+
+// TestLeaseHoldThroughOutage: a single site's holder stays active while Redis is
+// away for several TTLs and takes the lease back, with the same epoch, when it
+// returns; if another holder took the lease meanwhile it steps down.
+func TestLeaseHoldThroughOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	c := newClient(t, proxy.Addr)
+	l, err := failover.NewLease(c, failover.LeaseOptions{Key: "lease", Holder: "only", TTL: ttl, Renew: renew, Logger: quiet, HoldThroughOutage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r roleLog
+	run(t, l, &r)
+	redistest.WaitFor(t, 5*time.Second, "active", func() bool { role, _ := r.get(); return role == failover.Active })
+	_, epoch := r.get()
+
+	proxy.Block()
+	time.Sleep(3 * ttl) // the lease expires in Redis meanwhile
+	if role, e := r.get(); role != failover.Active || e != epoch {
+		t.Fatalf("during the outage: %v epoch %d, want still active with %d", role, e, epoch)
+	}
+	direct := newClient(t, srv.Addr)
+	ctx := context.Background()
+	if n, _ := direct.Exists(ctx, "lease").Result(); n != 0 {
+		t.Fatal("the lease did not expire in Redis during the outage (the test proves nothing)")
+	}
+	proxy.Unblock()
+	want := fmt.Sprintf("%d/only", epoch)
+	redistest.WaitFor(t, 5*time.Second, "the lease taken back with the same epoch", func() bool {
+		v, _ := direct.Get(ctx, "lease").Result()
+		return v == want
+	})
+	if role, e := r.get(); role != failover.Active || e != epoch {
+		t.Fatalf("after the outage: %v epoch %d, want active %d", role, e, epoch)
+	}
+
+	// Another holder takes the expired lease while this one is away: it steps down.
+	proxy.Block()
+	redistest.WaitFor(t, 5*time.Second, "the lease expired", func() bool { n, _ := direct.Exists(ctx, "lease").Result(); return n == 0 })
+	other := newLease(t, direct, "other")
+	if e, ok, err := other.Acquire(ctx); err != nil || !ok || e <= epoch {
+		t.Fatalf("another holder: epoch %d ok %v err %v", e, ok, err)
+	}
+	proxy.Unblock()
+	redistest.WaitFor(t, 5*time.Second, "stepped down once Redis shows another holder", func() bool { role, _ := r.get(); return role == failover.Standby })
+}

@@ -84,6 +84,17 @@ type RedisOptions struct {
 	// out, with the event's Seq and how many replicas acknowledged it: the hook for a
 	// metric.
 	OnWaitTimeout func(seq uint64, acked, want int)
+	// Buffer, when positive, keeps up to that many events in memory while Redis
+	// cannot be reached (a connection error, a timeout, a server that is loading
+	// or read-only), so that the site goes on working through an outage: Append
+	// returns nil for a buffered event and gives it the sequence number it will
+	// have, and a flusher writes the buffer, in order, as soon as Redis answers
+	// again; Appends meanwhile join the buffer behind it. A buffered event is in
+	// this process's memory only until then: a crash loses it. When the buffer is
+	// full Append fails as without one. When the log refuses the buffered events
+	// with ErrFenced (another site took over meanwhile) they are dropped, counted
+	// and logged. 0 turns buffering off.
+	Buffer int
 	// Logger receives a warning for each WAIT timeout. nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -120,8 +131,30 @@ type Redis struct {
 	degraded  atomic.Bool
 	lastProbe atomic.Int64 // unix ns of the last full WAIT while degraded (one a second)
 
+	// The outage buffer (RedisOptions.Buffer).
+	bufCap      int
+	bufMu       sync.Mutex
+	pending     []pendingEvent
+	bufTotal    atomic.Uint64
+	bufDropped  atomic.Uint64
+	bufWritten  atomic.Uint64
+	flushWake   chan struct{}
+	flushStop   chan struct{}
+	flushDone   chan struct{}
+	outageSince time.Time // when the current buffering began (bufMu)
+
 	mu     sync.RWMutex
 	closed bool
+}
+
+// pendingEvent is a buffered event: its JSON, its epoch, the per-Append key that
+// makes a retried write idempotent, and the seq it was given.
+type pendingEvent struct {
+	seq   uint64
+	epoch uint64
+	typ   event.Type
+	data  []byte
+	key   string
 }
 
 var _ Log = (*Redis)(nil)
@@ -191,6 +224,7 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 		strict:        opts.StrictWait,
 		onWaitTimeout: opts.OnWaitTimeout,
 		log:           opts.Logger,
+		bufCap:        opts.Buffer,
 	}
 	if r.waitTimeout <= 0 {
 		r.waitTimeout = time.Second
@@ -211,6 +245,10 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 		if err := s.Load(ctx, r.c).Err(); err != nil {
 			return nil, fmt.Errorf("store: open redis log %q: load script: %w", prefix, err)
 		}
+	}
+	if r.bufCap > 0 {
+		r.flushWake, r.flushStop, r.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go r.flusher()
 	}
 	return r, nil
 }
@@ -258,7 +296,28 @@ func (r *Redis) Append(ctx context.Context, ev *event.Event) error {
 		ev.Seq, ev.Epoch = prevSeq, prevEpoch
 		return fmt.Errorf("%w: event %s encodes to %d bytes (max %d)", ErrRecordTooLarge, ev.Type, len(data), MaxRecordSize)
 	}
-	seq, acked, waitErr, err := r.runAppend(ctx, ev.Epoch, data)
+	key := r.appendKey()
+	if r.bufCap > 0 {
+		r.bufMu.Lock()
+		if len(r.pending) > 0 { // behind the events still buffered, in order
+			err := r.bufferLocked(ev, data, key, nil)
+			r.bufMu.Unlock()
+			if err != nil {
+				ev.Seq, ev.Epoch = prevSeq, prevEpoch
+			}
+			return err
+		}
+		r.bufMu.Unlock()
+	}
+	seq, acked, waitErr, err := r.runAppend(ctx, key, ev.Epoch, data)
+	if err != nil && r.bufCap > 0 && unavailable(err) {
+		r.bufMu.Lock()
+		berr := r.bufferLocked(ev, data, key, err)
+		r.bufMu.Unlock()
+		if berr == nil {
+			return nil
+		}
+	}
 	if err != nil {
 		ev.Seq, ev.Epoch = prevSeq, prevEpoch
 		return err
@@ -294,9 +353,8 @@ func (r *Redis) Append(ctx context.Context, ev *event.Event) error {
 // one (a pipeline is sent on one connection). A server that does not have the script
 // cached (after a restart or a failover) gets it in full. The returned error is the
 // script's; waitErr is WAIT's, after the event was stored.
-func (r *Redis) runAppend(ctx context.Context, epoch uint64, data []byte) (seq uint64, acked int64, waitErr, err error) {
-	keys := []string{r.keys[0], r.keys[1], r.keys[2],
-		r.prefix + ":append:" + r.nonce + ":" + strconv.FormatUint(r.appends.Add(1), 10)}
+func (r *Redis) runAppend(ctx context.Context, key string, epoch uint64, data []byte) (seq uint64, acked int64, waitErr, err error) {
+	keys := []string{r.keys[0], r.keys[1], r.keys[2], key}
 	for _, cached := range []bool{true, false} {
 		var res *redis.Cmd
 		var wait *redis.Cmd
@@ -333,6 +391,121 @@ func (r *Redis) runAppend(ctx context.Context, epoch uint64, data []byte) (seq u
 		return seq, acked, waitErr, nil
 	}
 	panic("unreachable")
+}
+
+// appendKey names a new per-Append key (see appendScript).
+func (r *Redis) appendKey() string {
+	return r.prefix + ":append:" + r.nonce + ":" + strconv.FormatUint(r.appends.Add(1), 10)
+}
+
+// unavailable reports whether an append failed because Redis could not be
+// reached or cannot take writes for now, rather than because it refused the event.
+func unavailable(err error) bool {
+	switch {
+	case errors.Is(err, ErrFenced), errors.Is(err, ErrStaleSnapshot), errors.Is(err, context.Canceled):
+		return false
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		for _, p := range []string{"READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "BUSY"} {
+			if strings.HasPrefix(re.Error(), p) {
+				return true
+			}
+		}
+		return false
+	}
+	return true // a network error, a timeout, a refused or failed dial
+}
+
+// bufferLocked keeps an event that cannot be written now; bufMu is held. cause is
+// the error that started an outage (nil when joining one).
+func (r *Redis) bufferLocked(ev *event.Event, data []byte, key string, cause error) error {
+	if len(r.pending) >= r.bufCap {
+		return fmt.Errorf("store: redis log unavailable and its buffer is full (%d events): %w", r.bufCap, cause)
+	}
+	if len(r.pending) == 0 {
+		r.outageSince = time.Now()
+		r.log.Error("store: Redis cannot take the event log's writes: buffering them in memory until it can",
+			"type", ev.Type, "buffer", r.bufCap, "error", cause)
+	}
+	seq := r.last.Load() + uint64(len(r.pending)) + 1
+	r.pending = append(r.pending, pendingEvent{seq: seq, epoch: ev.Epoch, typ: ev.Type, data: data, key: key})
+	r.bufTotal.Add(1)
+	ev.Seq = seq
+	select {
+	case r.flushWake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// flusher writes the buffered events, in order, whenever Redis takes them.
+func (r *Redis) flusher() {
+	defer close(r.flushDone)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.flushStop:
+			return
+		case <-r.flushWake:
+		case <-t.C:
+		}
+		r.flush()
+	}
+}
+
+// flush writes buffered events until the buffer is empty or a write fails.
+func (r *Redis) flush() {
+	for {
+		r.bufMu.Lock()
+		if len(r.pending) == 0 {
+			r.bufMu.Unlock()
+			return
+		}
+		p := r.pending[0]
+		r.bufMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), r.waitTimeout+2*time.Second)
+		seq, _, _, err := r.runAppend(ctx, p.key, p.epoch, p.data)
+		cancel()
+		if errors.Is(err, ErrFenced) {
+			r.bufMu.Lock()
+			n := len(r.pending)
+			r.pending = nil
+			r.bufMu.Unlock()
+			r.bufDropped.Add(uint64(n))
+			r.log.Error("store: the buffered events were refused: another site writes the log since (fenced): they are lost",
+				"events", n, "first_seq", p.seq, "error", err)
+			return
+		}
+		if err != nil {
+			return // still away: the next tick tries again
+		}
+		r.noteSeq(seq)
+		r.bufWritten.Add(1)
+		if seq != p.seq {
+			r.log.Warn("store: a buffered event was written with another sequence number than it was given",
+				"type", p.typ, "given", p.seq, "written", seq)
+		}
+		r.bufMu.Lock()
+		r.pending = r.pending[1:]
+		left := len(r.pending)
+		if left == 0 {
+			r.pending = nil
+			r.log.Info("store: Redis takes writes again: the buffered events are written", "outage", time.Since(r.outageSince).Round(time.Millisecond),
+				"last_seq", seq)
+		}
+		r.bufMu.Unlock()
+	}
+}
+
+// Buffered reports the events waiting in the outage buffer now, and how many
+// were buffered and dropped (fenced) in all.
+func (r *Redis) Buffered() (now int, total, dropped uint64) {
+	r.bufMu.Lock()
+	now = len(r.pending)
+	r.bufMu.Unlock()
+	return now, r.bufTotal.Load(), r.bufDropped.Load()
 }
 
 // scriptError turns the scripts' error replies into the package's errors.
@@ -564,5 +737,13 @@ func (r *Redis) Close() error {
 		return ErrClosed
 	}
 	r.closed = true
+	if r.flushStop != nil {
+		close(r.flushStop)
+		<-r.flushDone
+		r.flush() // a last try, now that no flusher runs
+		if n, _, _ := r.Buffered(); n > 0 {
+			r.log.Error("store: redis log closed with buffered events not written: they are lost", "events", n)
+		}
+	}
 	return nil
 }

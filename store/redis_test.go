@@ -549,3 +549,79 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+// TestRedisBufferThroughOutage: with Buffer, events appended while Redis does not
+// answer are accepted with the seq they will have, written in order (once each)
+// when it answers again, and Appends meanwhile queue behind them; events a newer
+// epoch fenced while they waited are dropped and counted.
+func TestRedisBufferThroughOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: 300 * time.Millisecond,
+		WriteTimeout: 300 * time.Millisecond, DialTimeout: 300 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	l := openRedis(t, c, store.RedisOptions{Buffer: 100, Epoch: 1})
+	defer l.Close()
+	ctx := context.Background()
+	appendCall := func(i int) *event.Event {
+		t.Helper()
+		ev := &event.Event{Type: event.CallCreated, Call: fmt.Sprintf("call-%d", i)}
+		if err := l.Append(ctx, ev); err != nil {
+			t.Fatalf("Append %d: %v", i, err)
+		}
+		return ev
+	}
+	for i := 1; i <= 3; i++ {
+		appendCall(i)
+	}
+	proxy.Block()
+	for i := 4; i <= 8; i++ {
+		if ev := appendCall(i); ev.Seq != uint64(i) {
+			t.Fatalf("buffered event %d got seq %d", i, ev.Seq)
+		}
+	}
+	if now, total, _ := l.Buffered(); now != 5 || total != 5 {
+		t.Fatalf("Buffered: %d now, %d in all; want 5, 5", now, total)
+	}
+	proxy.Unblock()
+	redistest.WaitFor(t, 10*time.Second, "the buffer written", func() bool { n, _, _ := l.Buffered(); return n == 0 })
+	appendCall(9)
+	// What a fresh reader sees: 9 events, in order, once each.
+	r := openRedis(t, newClient(t, srv), store.RedisOptions{Prefix: prefixOf(l)})
+	var got []string
+	if err := r.Replay(ctx, 0, func(ev *event.Event) error {
+		if want := fmt.Sprintf("call-%d", ev.Seq); ev.Call != want {
+			return fmt.Errorf("seq %d holds %s, want %s", ev.Seq, ev.Call, want)
+		}
+		got = append(got, ev.Call)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 9 {
+		t.Fatalf("the log holds %d events, want 9: %v", len(got), got)
+	}
+
+	// Another site takes over while events wait: they are fenced, dropped, counted.
+	proxy.Block()
+	appendCall(10)
+	appendCall(11)
+	_, _, epochKey, _ := l.Keys()
+	if err := newClient(t, srv).Set(ctx, epochKey, 2, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Unblock()
+	redistest.WaitFor(t, 10*time.Second, "the fenced events dropped", func() bool { _, _, d := l.Buffered(); return d == 2 })
+	if head, err := r.Head(ctx); err != nil || head != 9 {
+		t.Fatalf("log head %d (%v) after the fenced buffer, want 9", head, err)
+	}
+	if err := l.Append(ctx, &event.Event{Type: event.CallCreated, Call: "late"}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("Append after being fenced: %v, want ErrFenced", err)
+	}
+}
+
+// prefixOf returns the prefix of a log from its keys.
+func prefixOf(l *store.Redis) string {
+	events, _, _, _ := l.Keys()
+	return events[:len(events)-len(":events")]
+}

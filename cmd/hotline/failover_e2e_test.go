@@ -21,7 +21,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/internal/agentsim"
 	"github.com/hotline12345/hotline/internal/redistest"
 	"github.com/hotline12345/hotline/internal/siptest"
@@ -366,4 +368,93 @@ func TestFailoverAgentPageMoves(t *testing.T) {
 	cdp(t, page, "answer", chromedp.Click("#answerBtn"))
 	poll(t, page, "the agent hears the citizen's 1 kHz", `Math.abs(hotline.heardHz - 1000) < 30`, 10*time.Second)
 	waitHeard(t, "the citizen hears the agent's 440 Hz", peer, 440, 10*time.Second)
+}
+
+// TestRedisOutageSingleSite: one site on Redis (store.lease.single_site). Redis
+// stops answering for longer than the lease's TTL: the engine keeps answering
+// and queuing calls, an agent answers one with audio both ways, the events wait
+// in the buffer (the metric shows them), and when Redis answers again they are
+// written in order, once each, and the site is still the active one.
+func TestRedisOutageSingleSite(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	e := startEngine(t, engineOptions{Config: fmt.Sprintf(`
+site: only
+store:
+  redis: {addr: "%s", prefix: solo}
+  lease: {ttl: 1s, renew: 200ms, single_site: true}
+`, rs.Addr)})
+	waitFor(t, 10*time.Second, "the site active", func() bool { return e.readyz() == http.StatusOK })
+	agent := webrtcAgent(ctx, t, e, "1035", agentsim.Options{})
+
+	rs.Pause()
+	paused := time.Now()
+	toneClip, _ := tone(1000)
+	first, _ := pressOne(ctx, t, e, toneClip.Loop())
+	talking := e.waitCall("connected to 1035 while Redis is away", 20*time.Second, func(c store.CallRecord) bool {
+		return c.State == store.StateConnected && c.Agent == "1035"
+	})
+	_, _ = pressOne(ctx, t, e, nil)
+	waiting := e.waitCall("a second caller queued while Redis is away", 20*time.Second, func(c store.CallRecord) bool {
+		return c.State == store.StateRouted && c.ID != talking.ID
+	})
+	if n := e.metric("hotline_store_buffered_events"); n == 0 {
+		t.Fatal("hotline_store_buffered_events is 0 while Redis is paused")
+	}
+	if code := e.readyz(); code != http.StatusOK {
+		t.Fatalf("/readyz during the outage: %d, want 200 (single site)", code)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+	if err := first.Hangup(hctx); err != nil {
+		t.Fatal(err)
+	}
+	hcancel()
+	waitFor(t, 10*time.Second, "the agent's call done", func() bool { return len(agent.Results()) == 1 })
+	if res := agent.Results()[0]; !res.Heard {
+		t.Errorf("the agent did not hear the caller during the outage: %+v", res)
+	}
+	if time.Since(paused) < 2*time.Second {
+		time.Sleep(2*time.Second - time.Since(paused)) // past the lease's TTL
+	}
+	buffered := e.metric("hotline_store_buffered_events")
+	t.Logf("%.0f events buffered after %.1f s without Redis", buffered, time.Since(paused).Seconds())
+
+	rs.Resume()
+	waitFor(t, 15*time.Second, "the buffer written", func() bool { return e.metric("hotline_store_buffered_events") == 0 })
+	if code := e.readyz(); code != http.StatusOK {
+		t.Fatalf("/readyz after the outage: %d, want 200", code)
+	}
+	if n := e.metric("hotline_store_buffered_events_total"); n < buffered {
+		t.Errorf("hotline_store_buffered_events_total = %v, want at least %v", n, buffered)
+	}
+	// The log in Redis: gapless, each event once, both calls there.
+	c := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer c.Close()
+	rlog, err := store.OpenRedis(ctx, store.RedisOptions{Client: c, Prefix: "solo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rlog.Close()
+	seen := map[string]int{}
+	var last uint64
+	if err := rlog.Replay(ctx, 0, func(ev *event.Event) error {
+		if ev.Seq != last+1 {
+			return fmt.Errorf("seq %d after %d", ev.Seq, last)
+		}
+		last = ev.Seq
+		if ev.Type == event.CallCreated || ev.Type == event.CallConnected || ev.Type == event.QueueJoined {
+			seen[string(ev.Type)+" "+ev.Call]++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"call.created " + talking.ID, "call.connected " + talking.ID, "call.created " + waiting.ID, "queue.joined " + waiting.ID} {
+		if seen[k] != 1 {
+			t.Errorf("the log holds %q %d times, want once", k, seen[k])
+		}
+	}
+	t.Logf("the log holds %d events, gapless, after the outage", last)
 }

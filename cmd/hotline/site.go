@@ -122,9 +122,10 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 		// dial) and needs that majority to hold the lease: see failover.SentinelQuorum.
 		s.quorum = failover.NewSentinelQuorum(rc.Sentinels, rc.Master, rc.Password)
 		s.client = redis.NewClient(&redis.Options{Addr: "sentinels:" + rc.Master, Password: rc.Password,
-			Dialer: s.quorum.Dialer(time.Second)})
+			Dialer: s.quorum.Dialer(time.Second), DialTimeout: time.Second, ReadTimeout: readTimeout(rc.WaitTimeout, cfg.Store.Lease.Renew), WriteTimeout: time.Second})
 	} else {
-		s.client = newRedisClient(rc.Addr, nil, "", rc.Password)
+		s.client = redis.NewClient(&redis.Options{Addr: rc.Addr, Password: rc.Password,
+			DialTimeout: time.Second, ReadTimeout: readTimeout(rc.WaitTimeout, cfg.Store.Lease.Renew), WriteTimeout: time.Second})
 	}
 	where := rc.Addr
 	if where == "" {
@@ -151,14 +152,14 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	}
 	s.lease, err = failover.NewLease(s.client, failover.LeaseOptions{
 		Key: leaseKey(s.prefix), Holder: cfg.Site, TTL: s.ttl, Renew: s.renew,
-		WaitReplicas: rc.WaitReplicas, Confirm: confirm, Logger: log,
+		WaitReplicas: rc.WaitReplicas, Confirm: confirm, HoldThroughOutage: cfg.Store.Lease.SingleSite, Logger: log,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("store.lease: %w", err))
 	}
 	s.rlog, err = store.OpenRedis(ctx, store.RedisOptions{
 		Client: s.client, Prefix: s.prefix, EpochKey: s.lease.EpochKey(),
-		WaitReplicas: rc.WaitReplicas, WaitTimeout: rc.WaitTimeout, Logger: log,
+		WaitReplicas: rc.WaitReplicas, WaitTimeout: rc.WaitTimeout, Buffer: *rc.Buffer, Logger: log,
 	})
 	if err != nil {
 		return fail(err)
@@ -175,6 +176,12 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	log.Info("event log in Redis: standby until this site holds the lease", "redis", where, "prefix", s.prefix,
 		"events", s.wlog.appliedSeq(), "lease_ttl", s.ttl, "renew", s.renew)
 	return st, s, nil
+}
+
+// readTimeout is the site's Redis read timeout: long enough for a WAIT, short
+// enough that an outage is noticed (and the events buffered) within about a second.
+func readTimeout(wait, renew time.Duration) time.Duration {
+	return max(time.Second, wait+800*time.Millisecond, renew+500*time.Millisecond)
 }
 
 // redisLogger hands go-redis's internal log lines to slog at debug level.
@@ -220,6 +227,15 @@ func (s *site) register(reg prometheus.Registerer) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_site_takeovers_total",
 			Help: "How many times this site became active."},
 			func() float64 { return float64(s.takeovers.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hotline_store_buffered_events",
+			Help: "Events waiting in memory for Redis to take them (an outage): written in order when it can."},
+			func() float64 { n, _, _ := s.rlog.Buffered(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_store_buffered_events_total",
+			Help: "Events that had to wait for Redis in the buffer."},
+			func() float64 { _, n, _ := s.rlog.Buffered(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_store_buffer_dropped_total",
+			Help: "Buffered events the log refused because another site had taken over meanwhile (lost)."},
+			func() float64 { _, _, n := s.rlog.Buffered(); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_store_wait_timeouts_total",
 			Help: "Events whose Redis WAIT for the replicas timed out (stored on the master, not yet confirmed)."},
 			func() float64 { return float64(s.rlog.WaitTimeouts()) }),

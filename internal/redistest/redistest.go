@@ -223,6 +223,13 @@ func (s *Server) Kill() {
 	s.signal(syscall.SIGKILL)
 }
 
+// Pause freezes the server (SIGSTOP): connections stay open and nothing is
+// answered, as with a server that hangs or a network that drops everything.
+func (s *Server) Pause() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Stop sends SIGTERM and waits, bounded, for the process to exit; after 5 seconds it
 // kills it.
 func (s *Server) Stop() {
