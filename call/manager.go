@@ -60,8 +60,12 @@ type Manager struct {
 
 	supervisors map[string]bool // supervisors' ids: their browsers connect media too
 
-	book           *ticket.Book  // work orders; nil without a data folder
-	hooks          *ticket.Hooks // the sinks behind the durable outbox
+	book  *ticket.Book  // work orders; nil without a data folder
+	hooks *ticket.Hooks // the sinks behind the durable outbox
+	// With Deps.ReplicateHooks: deliveries to note in the log (hook.delivered),
+	// written by one goroutine so that the outbox's workers never wait for it.
+	delivered      chan ticket.DeliveryReport
+	deliveredDone  chan struct{}
 	callbackSecret []byte
 	follow         FollowUpConfig
 	recs           map[string]*callRecording // by call id, guarded by mu
@@ -101,6 +105,11 @@ type Deps struct {
 	// TicketsDir is where the hooks' outbox lives (the data folder); empty: no
 	// work orders.
 	TicketsDir string
+	// ReplicateHooks writes every hook event to the log before handing it to the
+	// sinks (hook.published) and every delivery after it (hook.delivered), so
+	// that a site taking over (Takeover) delivers what the lost site had not. For
+	// a log shared by two sites; the local outbox alone is durable on one site.
+	ReplicateHooks bool
 	// Supervisors are the supervisors' ids (their browsers connect media to
 	// listen, whisper and barge).
 	Supervisors []string
@@ -173,6 +182,10 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 		}
 	}
 	if d.TicketsDir != "" && d.Store != nil {
+		if d.ReplicateHooks {
+			m.delivered, m.deliveredDone = make(chan ticket.DeliveryReport, 1024), make(chan struct{})
+			go m.noteDeliveries()
+		}
 		if err := m.openTickets(cfg.Tickets, cfg.Hooks, d.TicketsDir, d.Logger); err != nil {
 			return nil, err
 		}
@@ -234,6 +247,10 @@ func (m *Manager) Close() {
 	}
 	if m.hooks != nil {
 		_ = m.hooks.Close()
+	}
+	if m.delivered != nil {
+		close(m.delivered)
+		<-m.deliveredDone
 	}
 }
 

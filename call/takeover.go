@@ -2,6 +2,7 @@ package call
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/hotline12345/hotline/acd"
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/store"
+	"github.com/hotline12345/hotline/ticket"
 )
 
 // TakeoverPriority is the priority of the callback requests Takeover queues: above
@@ -45,6 +47,16 @@ type TakeoverResult struct {
 	// of the log's (folding is idempotent), so that the ones the active site wrote
 	// after this site started are known.
 	Tickets int
+	// Hooks is how many hook events (Deps.ReplicateHooks) the lost site had
+	// published and not delivered to every sink: handed on to the sinks here
+	// that had not taken them, with the same idempotency keys.
+	Hooks int
+}
+
+// publishedHook is a hook event from the log and the sinks that took it.
+type publishedHook struct {
+	data      []byte
+	delivered map[string]bool
 }
 
 // pendingCallback is a callback request the log shows as still waiting.
@@ -71,8 +83,19 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	// One pass over the log: the work orders and the callback requests waiting.
 	pending := map[string]pendingCallback{}
 	var order []string
+	hooks := map[string]*publishedHook{}
+	var hookOrder []string
 	stop, err := m.store.Follow(ctx, 0, func(ev *event.Event) {
 		switch ev.Type {
+		case event.HookPublished:
+			if _, ok := hooks[ev.File]; !ok {
+				hookOrder = append(hookOrder, ev.File)
+			}
+			hooks[ev.File] = &publishedHook{data: ev.Data, delivered: map[string]bool{}}
+		case event.HookDelivered:
+			if h := hooks[ev.File]; h != nil {
+				h.delivered[ev.Reason] = true
+			}
 		case event.TicketCreated, event.TicketUpdated:
 			if m.book != nil {
 				if te, ok := ticketEvent(ev); ok && m.book.Apply(te) {
@@ -164,6 +187,36 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 			continue
 		}
 		enqueue(p.call, p.queue, p.caller)
+	}
+	// The hook events the lost site published and its sinks had not all taken:
+	// handed on, with their keys, to the sinks here that had not taken them.
+	if m.hooks != nil {
+		sinks := m.hooks.Sinks()
+		for _, key := range hookOrder {
+			h := hooks[key]
+			var missing []string
+			for _, s := range sinks {
+				if !h.delivered[s] {
+					missing = append(missing, s)
+				}
+			}
+			if len(missing) == 0 {
+				continue
+			}
+			var tev ticket.Event
+			if err := json.Unmarshal(h.data, &tev); err != nil || tev.Key != key {
+				m.log.Error("takeover: a published hook event in the log cannot be read", "key", key, "error", err)
+				continue
+			}
+			if err := m.hooks.PublishTo(tev, missing); err != nil {
+				m.log.Error("takeover: hook event not handed on", "key", key, "type", tev.Type, "error", err)
+				continue
+			}
+			res.Hooks++
+		}
+		if res.Hooks > 0 {
+			m.log.Warn("takeover: hook deliveries the lost site had not made are handed on", "events", res.Hooks)
+		}
 	}
 	if res.Ended > 0 || res.Callbacks > 0 {
 		m.log.Warn("takeover: calls cut off at the lost site ended; their callers will be called back",

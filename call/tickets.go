@@ -83,7 +83,7 @@ func (m *Manager) openTickets(cfg TicketConfig, sinks []ticket.SinkConfig, dir s
 	if err != nil {
 		return fmt.Errorf("hooks: %w", err)
 	}
-	m.hooks, err = ticket.OpenHooks(dir, ss, ticket.HooksOptions{Clock: m.clock, Logger: log, OnDelivery: m.metrics.hookDelivery})
+	m.hooks, err = ticket.OpenHooks(dir, ss, ticket.HooksOptions{Clock: m.clock, Logger: log, OnDelivery: m.onDelivery})
 	if err != nil {
 		return fmt.Errorf("hooks: %w", err)
 	}
@@ -118,8 +118,52 @@ func ticketEvent(ev *event.Event) (ticket.Event, bool) {
 func (m *Manager) logTicket(typ event.Type, w ticket.WorkOrder, by string) {
 	data, _ := json.Marshal(w)
 	m.emitID(w.Call, m.log, event.Event{Type: typ, Agent: by, Reason: w.Status, File: w.ID, Data: data})
-	if err := m.hooks.Publish(ticket.NewEvent(string(typ), w, m.clock.Now())); err != nil {
+	if err := m.hookPublish(ticket.NewEvent(string(typ), w, m.clock.Now())); err != nil {
 		m.log.Error("work order not handed to the hooks", "ticket", w.ID, "error", err)
+	}
+}
+
+// hookPublish hands ev to the sinks; with Deps.ReplicateHooks it is written to
+// the log first (hook.published), so that the other site has it.
+func (m *Manager) hookPublish(ev ticket.Event) error {
+	if ev.Key == "" {
+		ev.Key = ticket.NewKey()
+	}
+	if m.delivered != nil {
+		data, err := json.Marshal(ev)
+		if err == nil {
+			err = m.store.Append(context.Background(), &event.Event{Type: event.HookPublished, File: ev.Key, Reason: ev.Type, Data: data})
+		}
+		if err != nil {
+			m.log.Warn("hook event not written to the log: the other site would not deliver it if this one is lost", "type", ev.Type, "key", ev.Key, "error", err)
+		}
+	}
+	return m.hooks.Publish(ev)
+}
+
+// onDelivery counts a delivery attempt and, with Deps.ReplicateHooks, has a
+// successful one noted in the log (without blocking the outbox's worker: a note
+// that does not fit is dropped, and the other site would deliver that event
+// again, with the same key, only if it took over).
+func (m *Manager) onDelivery(rep ticket.DeliveryReport) {
+	m.metrics.hookDelivery(rep)
+	if m.delivered == nil || rep.Err != nil {
+		return
+	}
+	select {
+	case m.delivered <- rep:
+	default:
+	}
+}
+
+// noteDeliveries writes hook.delivered events until Close.
+func (m *Manager) noteDeliveries() {
+	defer close(m.deliveredDone)
+	for rep := range m.delivered {
+		ev := event.Event{Type: event.HookDelivered, File: rep.Key, Reason: rep.Sink}
+		if err := m.store.Append(context.Background(), &ev); err != nil {
+			m.log.Debug("hook delivery not noted in the log", "key", rep.Key, "sink", rep.Sink, "error", err)
+		}
 	}
 }
 
@@ -253,7 +297,7 @@ func (m *Manager) publish(ev ticket.Event) {
 	if m.hooks == nil {
 		return
 	}
-	if err := m.hooks.Publish(ev); err != nil {
+	if err := m.hookPublish(ev); err != nil {
 		m.log.Error("event not handed to the hooks", "type", ev.Type, "error", err)
 	}
 }

@@ -76,6 +76,13 @@ const (
 	TicketCreated Type = "ticket.created"
 	TicketUpdated Type = "ticket.updated" // Reason (the new status)
 
+	// Hook deliveries, in the log only when it is shared by two sites: File is the
+	// delivery's idempotency key; Data the ticket.Event handed to the sinks
+	// (published); Reason the sink that took it (delivered). A site taking over
+	// hands on what was published and not delivered.
+	HookPublished Type = "hook.published"
+	HookDelivered Type = "hook.delivered"
+
 	// Supervision: the audit log of what supervisors do.
 	SupervisorAction Type = "supervisor.action" // Agent (the supervisor), Reason (listen, whisper, barge, leave, state, move), Call, Dialled (the agent acted on), State, Queue
 

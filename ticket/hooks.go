@@ -210,7 +210,13 @@ func (h *Hooks) sortedSeqs() []uint64 {
 // Publish appends ev to the outbox for every configured sink and returns once it is
 // fsync'd; delivery happens in the background. An empty Key gets a random one and a zero
 // Time the clock's time.
-func (h *Hooks) Publish(ev Event) error {
+func (h *Hooks) Publish(ev Event) error { return h.PublishTo(ev, nil) }
+
+// PublishTo is Publish for the named sinks only (nil: every sink; names of sinks
+// this Hooks does not have are ignored): a site that takes over hands on what
+// the lost site had not delivered, to the sinks that had not taken it, with the
+// same key.
+func (h *Hooks) PublishTo(ev Event, sinks []string) error {
 	ev = ev.clone()
 	if ev.Key == "" {
 		ev.Key = NewKey()
@@ -229,7 +235,12 @@ func (h *Hooks) Publish(ev Event) error {
 	}
 	names := make([]string, 0, len(h.workers))
 	for n := range h.workers {
-		names = append(names, n)
+		if sinks == nil || slices.Contains(sinks, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil
 	}
 	slices.Sort(names)
 	seq := h.lastSeq + 1
@@ -250,6 +261,18 @@ func (h *Hooks) Publish(ev Event) error {
 	}
 	h.live[seq] = e
 	return nil
+}
+
+// Sinks returns the names of the sinks, sorted.
+func (h *Hooks) Sinks() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.workers))
+	for n := range h.workers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // write appends framed records; the caller holds h.mu. On a failed write the file is cut

@@ -10,12 +10,17 @@ package main
 // active), and that a planned switchover hands the lease back.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +35,7 @@ import (
 	"github.com/hotline12345/hotline/media"
 	"github.com/hotline12345/hotline/media/mediatest"
 	"github.com/hotline12345/hotline/store"
+	"github.com/hotline12345/hotline/ticket"
 )
 
 // failoverConfig is one site of the pair: lease TTL 1 s, renewed every 200 ms.
@@ -457,4 +463,85 @@ store:
 		}
 	}
 	t.Logf("the log holds %d events, gapless, after the outage", last)
+}
+
+// TestFailoverHandsOnHookDeliveries: a work order is made at the active site while
+// the city's work-order system is down, so its delivery waits in that site's
+// outbox; the site is lost. The new active site finds the undelivered hook event
+// in the replicated log and delivers it, with the same idempotency key, once the
+// receiver is back: no acknowledged hook delivery is lost with the site.
+func TestFailoverHandsOnHookDeliveries(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	secret := []byte("s3cret-of-the-city")
+	rc := &receiver{t: t, secret: secret, failFirst: 1 << 30, keys: map[string]int{}} // down
+	var mu sync.Mutex
+	attempted := map[string]string{} // idempotency key -> event type, every attempt
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(body, &ev)
+		mu.Lock()
+		attempted[r.Header.Get(ticket.HeaderIdempotency)] = ev.Type
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rc.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	hooks := fmt.Sprintf(`
+hooks:
+  - {type: webhook, url: %q, secret: %q, timeout: 2s}
+survey:
+  post_call: false
+`, srv.URL, string(secret))
+	a := startEngine(t, engineOptions{Config: failoverConfig("site-a", rs.Addr) + hooks})
+	waitFor(t, 10*time.Second, "site-a active", func() bool { return a.readyz() == http.StatusOK })
+	b := startEngine(t, engineOptions{Config: failoverConfig("site-b", rs.Addr) + hooks})
+
+	webrtcAgent(ctx, t, a, "1022", agentsim.Options{})
+	call, _ := pressOne(ctx, t, a, media.Silence(time.Minute))
+	rec := a.waitCall("connected to 1022", 20*time.Second, func(c store.CallRecord) bool { return c.Agent == "1022" && c.State == "connected" })
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall("ended", 5*time.Second, func(c store.CallRecord) bool { return c.ID == rec.ID && c.State == "ended" })
+	code, body, err := a.post("/api/v1/tickets", a.login("1022"), `{"call": "`+rec.ID+`", "category": "complaint", "summary": "the street light is out", "disposition": "direct"}`)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("create: %d %s %v", code, body, err)
+	}
+	var wo ticket.WorkOrder
+	if err := json.Unmarshal(body, &wo); err != nil {
+		t.Fatal(err)
+	}
+	// site-a tries to deliver it and fails (the receiver is down).
+	var key string
+	waitFor(t, 10*time.Second, "site-a tried to deliver the work order", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for k, typ := range attempted {
+			if typ == ticket.TypeCreated {
+				key = k
+				return true
+			}
+		}
+		return false
+	})
+
+	a.kill()
+	waitFor(t, 15*time.Second, "site-b active", func() bool { return b.readyz() == http.StatusOK })
+	rc.mu.Lock()
+	rc.failFirst = 0 // the receiver is back
+	rc.mu.Unlock()
+	rc.wait(t, "site-b delivers the work order site-a could not", ticket.TypeCreated, wo.ID, nil, 30*time.Second)
+	rc.mu.Lock()
+	n := rc.keys[key]
+	rc.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the receiver took key %s %d times, want once: site-b must deliver with site-a's key", key, n)
+	}
+	waitLog(t, b, "takeover: hook deliveries the lost site had not made are handed on", 5*time.Second)
 }

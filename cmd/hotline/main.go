@@ -133,7 +133,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 		Registry: reg, Logger: log, MessagesDir: messagesDir(cfg.Data), Agents: cfg.Agents,
 		CallbackVia: callbackVia(cfg.SIP.Trunks),
 		WebRTC:      webrtcConfig(cfg.WebRTC, log), RestoreTimeout: cfg.WebRTC.RestoreTimeout,
-		RecordingsDir: recordingsDir(cfg.Data), Supervisors: supervisorIDs(cfg.Supervisors), TicketsDir: cfg.Data,
+		RecordingsDir: recordingsDir(cfg.Data), Supervisors: supervisorIDs(cfg.Supervisors), TicketsDir: cfg.Data, ReplicateHooks: cfg.Store.Redis != nil,
 	})
 	if err != nil {
 		return err

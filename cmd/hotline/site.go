@@ -569,7 +569,7 @@ func (s *site) becomeActive(ctx context.Context, w roleWant) {
 	}
 	s.log.Info("site is active: taking calls", "epoch", w.epoch, "log_seq", ev.Seq,
 		"caught_up_after", caughtUp.Round(time.Millisecond), "accepting_after", accepting.Round(time.Millisecond),
-		"cut_off_calls", res.Ended, "callbacks", res.Callbacks, "unreachable", res.Unreachable)
+		"cut_off_calls", res.Ended, "callbacks", res.Callbacks, "unreachable", res.Unreachable, "hooks_handed_on", res.Hooks)
 }
 
 // commit runs fn if the lease still wants w (under wantMu, so that a step-down
