@@ -570,7 +570,11 @@ func (r *Router) callback(c Command) error {
 	e.Callback = true
 	e.q.live--
 	e.q.st.Callbacks++
-	r.event(event.Event{Type: event.CallbackScheduled, Call: e.Call, Queue: e.q.cfg.Name, Caller: e.Caller, Reason: "requested"})
+	reason := "requested"
+	if c.Reason != "" {
+		reason = c.Reason // "handover": a planned switchover
+	}
+	r.event(event.Event{Type: event.CallbackScheduled, Call: e.Call, Queue: e.q.cfg.Name, Caller: e.Caller, Reason: reason})
 	return nil
 }
 

@@ -168,6 +168,10 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 	// with the withdrawal of the last one, before that phone's Dial has returned):
 	// they are handled, in order, before the inbox is read again.
 	var later []acd.Action
+	handover := m.handoverCh() // closed when a planned switchover hands the waiting callers over
+	if c.Caller == "" {
+		handover = nil // nobody to call back
+	}
 	for {
 		var a acd.Action
 		if len(later) > 0 && ctx.Err() == nil {
@@ -176,6 +180,21 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 			select {
 			case <-ctx.Done():
 				return context.Cause(ctx)
+			case <-handover:
+				// A planned switchover: the caller is called back by the other
+				// site, from their place in the line.
+				handover = nil
+				if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdCallback, Call: c.ID, Caller: c.Caller, Reason: "handover"}); err != nil {
+					c.Log.Info("switchover: callback refused: the caller waits on", "error", err)
+					continue
+				}
+				c.Log.Info("switchover: the caller will be called back by the other site", "queue", r.Queue)
+				stopHold()
+				if clip, ok := m.prompts.Get(r.Language, "callback_confirm"); ok {
+					_ = sess.Play(ctx, clip.Source())
+				}
+				m.hangup(c, 16, "handed over by callback")
+				return errCallbackRequested
 			case d := <-digits:
 				if d.Key != '1' || m.callbackVia == "" {
 					continue

@@ -66,6 +66,8 @@ type Manager struct {
 	// written by one goroutine so that the outbox's workers never wait for it.
 	delivered      chan ticket.DeliveryReport
 	deliveredDone  chan struct{}
+	handoverMu     sync.Mutex
+	handover       chan struct{} // closed by HandOverQueued; a new one after EndHandOver
 	callbackSecret []byte
 	follow         FollowUpConfig
 	recs           map[string]*callRecording // by call id, guarded by mu
@@ -252,6 +254,40 @@ func (m *Manager) Close() {
 		close(m.delivered)
 		<-m.deliveredDone
 	}
+}
+
+// HandOverQueued is a planned switchover's step: every caller waiting in a queue
+// (now, or arriving there later until EndHandOver) becomes a callback request that
+// keeps its place, hears the callback confirmation and is hung up: the site that
+// takes over calls them back (Takeover). Callers talking to agents go on.
+func (m *Manager) HandOverQueued() {
+	m.handoverMu.Lock()
+	defer m.handoverMu.Unlock()
+	if m.handover == nil {
+		m.handover = make(chan struct{})
+	}
+	select {
+	case <-m.handover:
+	default:
+		close(m.handover)
+	}
+}
+
+// EndHandOver ends HandOverQueued's effect (the site may be active again later).
+func (m *Manager) EndHandOver() {
+	m.handoverMu.Lock()
+	defer m.handoverMu.Unlock()
+	m.handover = make(chan struct{})
+}
+
+// handoverCh is the channel HandOverQueued closes.
+func (m *Manager) handoverCh() chan struct{} {
+	m.handoverMu.Lock()
+	defer m.handoverMu.Unlock()
+	if m.handover == nil {
+		m.handover = make(chan struct{})
+	}
+	return m.handover
 }
 
 // SeedACD sets the ACD's counters of today (midnight in loc) from the log, so that

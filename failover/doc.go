@@ -14,6 +14,18 @@
 // that moment is not trusted: the holder releases its claim and competes again, with a
 // new epoch.
 //
+// With Sentinel, LeaseOptions.Confirm is SentinelQuorum.Confirm: a site takes or
+// keeps the lease only while more than half of the Sentinels name its Redis as the
+// master (run ids compared), so the side of a network partition without that
+// majority stops within the TTL although its own Redis, a master in its own eyes,
+// would let it write. SentinelQuorum.Dialer gives the site's client the master the
+// majority names at each dial (go-redis's failover client keeps asking the one
+// Sentinel it chose first, which may be across the partition).
+//
+// LeaseOptions.HoldThroughOutage is for a single site with no other to take over:
+// the holder stays active while Redis is away and takes its lease back with the
+// same epoch when it returns, unless another holder took it meanwhile.
+//
 // Keys: LeaseOptions.Key holds "<epoch>/<holder>" with a PX expiry;
 // LeaseOptions.EpochKey (Key+":epoch" by default) is the epoch counter. Point the
 // event log's fencing key (store.RedisOptions.EpochKey) at the same counter so that

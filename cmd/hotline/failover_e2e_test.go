@@ -28,6 +28,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotline12345/hotline/call"
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/internal/agentsim"
 	"github.com/hotline12345/hotline/internal/redistest"
@@ -544,4 +545,63 @@ survey:
 		t.Fatalf("the receiver took key %s %d times, want once: site-b must deliver with site-a's key", key, n)
 	}
 	waitLog(t, b, "takeover: hook deliveries the lost site had not made are handed on", 5*time.Second)
+}
+
+// TestFailoverSwitchoverHandsOver: a planned switchover with one citizen talking to
+// an agent and one waiting in the queue at the active site. The waiting one is
+// handed over by callback at once (confirmation, hang-up, place kept); the talk
+// goes on to its natural end; only then does the lease pass. The new active site
+// has exactly the waiting citizen on its callback list, and no call was cut.
+func TestFailoverSwitchoverHandsOver(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	outbound, _ := reserveUDPPort(t)
+	extra := callbackConfig(outbound) + "survey: {post_call: false}\n"
+	a := startEngine(t, engineOptions{Config: failoverConfig("site-a", rs.Addr) + extra})
+	waitFor(t, 10*time.Second, "site-a active", func() bool { return a.readyz() == http.StatusOK })
+	b := startEngine(t, engineOptions{Config: failoverConfig("site-b", rs.Addr) + extra})
+
+	agent := webrtcAgent(ctx, t, a, "1035", agentsim.Options{TalkFor: 15 * time.Second}) // past the second caller's menu
+	pressOne(ctx, t, a, media.Silence(time.Minute))
+	talking := a.waitCall("talking to 1035", 20*time.Second, func(c store.CallRecord) bool {
+		return c.State == store.StateConnected && c.Agent == "1035"
+	})
+	pressOne(ctx, t, a, media.Silence(time.Minute))
+	waiting := a.waitCall("waiting in the queue", 20*time.Second, func(c store.CallRecord) bool {
+		return c.State == store.StateRouted && c.ID != talking.ID
+	})
+
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, hotlineBin, "failover", "switchover", "--redis", rs.Addr, "--prefix", "e2e",
+		"--drain", "20s", "--timeout", "40s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("failover switchover: %v\n%s", err, out)
+	}
+	t.Logf("hotline failover switchover (%.2f s):\n%s", time.Since(start).Seconds(), out)
+	waitFor(t, 5*time.Second, "site-b active, site-a standby", func() bool {
+		return b.readyz() == http.StatusOK && a.readyz() == http.StatusServiceUnavailable
+	})
+	// The waiting citizen was handed over; the talk ended as the agent ended it.
+	w := b.waitCall("the waiting call handed over", 5*time.Second, func(c store.CallRecord) bool {
+		return c.ID == waiting.ID && c.State == store.StateEnded
+	})
+	if w.Cause == call.CauseSiteLost {
+		t.Errorf("the waiting call was cut by the takeover (%+v), want handed over before", w)
+	}
+	tk := b.waitCall("the talk ended", 5*time.Second, func(c store.CallRecord) bool {
+		return c.ID == talking.ID && c.State == store.StateEnded
+	})
+	if tk.Side != "agent" || tk.Cause == call.CauseSiteLost {
+		t.Errorf("the talk ended by %q (%q), want by the agent: no call dropped", tk.Side, tk.Cause)
+	}
+	if res := agent.Results(); len(res) != 1 || res[0].Call != talking.ID {
+		t.Errorf("the agent's calls: %+v, want the talk, finished", res)
+	}
+	waitFor(t, 5*time.Second, "exactly the waiting citizen on site-b's callback list", func() bool {
+		n, err := b.callbacks("general")
+		return err == nil && n == 1
+	})
+	waitLog(t, a, "switchover: the caller will be called back by the other site", time.Second)
 }

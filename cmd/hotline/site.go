@@ -372,6 +372,7 @@ func (s *site) leaseLoop(ctx context.Context) {
 		}
 		s.awaitOtherHolder(ctx)
 		s.handing.Store(false)
+		s.mgr.EndHandOver()
 	}
 }
 
@@ -638,7 +639,9 @@ func (s *site) heartbeat(ctx context.Context) {
 func (s *site) handOver(ctx context.Context, drain time.Duration) {
 	s.handing.Store(true)
 	s.sip.SetAccepting(false)
-	s.log.Warn("switchover asked: taking no new calls, letting the current ones end", "calls", s.mgr.Active(), "drain", drain)
+	s.mgr.HandOverQueued()
+	s.log.Warn("switchover asked: taking no new calls, handing the waiting callers over by callback, letting the talks end",
+		"calls", s.mgr.Active(), "drain", drain)
 	deadline := time.Now().Add(drain)
 	for s.mgr.Active() > 0 && time.Now().Before(deadline) {
 		if !sleepCtx(ctx, 100*time.Millisecond) {
