@@ -2,15 +2,15 @@ package main
 
 // hotline failover drill: a rehearsal of losing the active site, on this machine.
 // It starts a Redis master and its replica, three Redis Sentinels and two engines
-// (this binary, sites primary and backup) on free 127.0.0.1 ports in a temporary
-// folder, puts callers in the queue at the active site, kills that engine and its
+// (this binary, sites primary and backup), each site on its own loopback address
+// (127.0.0.2 and 127.0.0.3, the witness Sentinel on 127.0.0.4), on free ports in a
+// temporary folder, puts callers in the queue at the active site, kills that engine and its
 // Redis master with SIGKILL, and measures how long until the other site answers a
 // new call. It then counts the acknowledged records (events the master and its
 // replica both held before the kill) that the log, read through the Sentinels'
 // new master, no longer has.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -23,10 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,10 +43,13 @@ const drillUsage = `usage:
   hotline failover drill [--runs N] [--target 30s] [--calls M] [--wait-replicas 1] [--log-level info] [--keep]
 
 drill rehearses the loss of the active site on this machine (needs redis-server and
-redis-sentinel on PATH). Each run starts, on free 127.0.0.1 ports in a temporary
-folder: a Redis master and one replica, three Redis Sentinels watching the master
-(down-after-milliseconds 1000), and two engines (this binary; sites primary and
-backup, lease ttl 1s renewed every 200ms, wait_replicas 1). When one site is active,
+redis-sentinel on PATH). Each run starts, on free ports in a temporary folder,
+each site on its own loopback address: at the primary site (127.0.0.2) a Redis
+master, a Redis Sentinel and the engine primary; at the backup site (127.0.0.3) the
+master's replica, a Sentinel and the engine backup; a witness Sentinel at 127.0.0.4
+(down-after-milliseconds 1000, quorum 2). The engines are this binary (lease ttl 1s
+renewed every 200ms, wait_replicas 1); the primary is started first and takes the
+lease. The callers are at 127.0.0.1. When one site is active,
 M callers dial 12345, press 1 and wait in the queue. The active engine and the Redis
 master are then killed (SIGKILL) and the other site is sent a new INVITE every 50 ms
 until one is answered:
@@ -70,6 +70,15 @@ const (
 	drillVerifyTimeout = 15 * time.Second // reading the log after the takeover
 	drillMasterName    = "drill"
 	drillPrefix        = "drill"
+)
+
+// Each site has its own loopback address (Linux routes all of 127.0.0.0/8 to lo):
+// its Redis, its Sentinel and its engine bind there, and their connections leave
+// from there. The callers and the dispatcher in front are at 127.0.0.1.
+const (
+	drillPrimaryIP = "127.0.0.2"
+	drillBackupIP  = "127.0.0.3"
+	drillWitnessIP = "127.0.0.4" // the third Sentinel
 )
 
 type drillFlags struct {
@@ -193,294 +202,6 @@ func median(ds []time.Duration) time.Duration {
 	return (ds[n/2-1] + ds[n/2]) / 2
 }
 
-// drillBins are the programs a run starts.
-type drillBins struct{ server, sentinel, engine string }
-
-// drillProc is one process a run started.
-type drillProc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string // its output file
-	done chan struct{}
-}
-
-// kill sends SIGKILL to the process by its pid and waits (at most 5 s) for it.
-func (p *drillProc) kill() error {
-	select {
-	case <-p.done:
-		return nil
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("%s (pid %d) did not exit within 5 s of SIGKILL", p.name, p.cmd.Process.Pid)
-	}
-}
-
-// alive reports whether the process still runs.
-func (p *drillProc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// tail returns the last lines of the process's output.
-func (p *drillProc) tail() string {
-	b, _ := os.ReadFile(p.log)
-	return lastLinesOf(string(b), 20)
-}
-
-func lastLinesOf(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// drill is one run's set of processes, all under dir.
-type drill struct {
-	bins         drillBins
-	dir          string
-	waitReplicas int    // store.redis.wait_replicas of both sites
-	logLevel     string // the engines' log level
-	mu           sync.Mutex
-	procs        []*drillProc
-}
-
-// start runs bin with args, its output to name.log in the run's folder; stdout,
-// when not nil, also receives each line of its standard output.
-func (d *drill) start(name, bin string, args []string, stdout chan<- string) (*drillProc, error) {
-	logPath := filepath.Join(d.dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	p := &drillProc{name: name, log: logPath, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Dir = d.dir
-	p.cmd.Stderr = logf
-	var out io.ReadCloser
-	if stdout != nil {
-		if out, err = p.cmd.StdoutPipe(); err != nil {
-			logf.Close()
-			return nil, err
-		}
-	} else {
-		p.cmd.Stdout = logf
-	}
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	d.mu.Lock()
-	d.procs = append(d.procs, p)
-	d.mu.Unlock()
-	var copied sync.WaitGroup
-	if out != nil {
-		copied.Go(func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				fmt.Fprintln(logf, sc.Text())
-				select {
-				case stdout <- sc.Text():
-				default:
-				}
-			}
-			_, _ = io.Copy(logf, out)
-		})
-	}
-	go func() {
-		copied.Wait()
-		_ = p.cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// close kills every process of the run by its pid.
-func (d *drill) close() error {
-	d.mu.Lock()
-	procs := slices.Clone(d.procs)
-	d.mu.Unlock()
-	var errs []error
-	for _, p := range procs {
-		errs = append(errs, p.kill())
-	}
-	return errors.Join(errs...)
-}
-
-// freeLoopbackPort asks the kernel for a free TCP port on 127.0.0.1.
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startRedis starts a redis-server (conf == "") or a redis-sentinel (conf: its
-// configuration) on a free port and waits until it answers PING. A probed port
-// can be taken before the server binds it, so it tries a few ports.
-func (d *drill) startRedis(ctx context.Context, name, conf string, extra ...string) (*drillProc, string, error) {
-	var lastErr error
-	for range 5 {
-		port, err := freeLoopbackPort()
-		if err != nil {
-			return nil, "", err
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		bin := d.bins.server
-		var args []string
-		if conf != "" {
-			bin = d.bins.sentinel
-			path := filepath.Join(d.dir, name+".conf")
-			if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-				return nil, "", err
-			}
-			args = append(args, path)
-		}
-		work := filepath.Join(d.dir, name)
-		if err := os.MkdirAll(work, 0o700); err != nil {
-			return nil, "", err
-		}
-		args = append(args, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", work,
-			"--daemonize", "no", "--logfile", "")
-		if conf == "" {
-			args = append(args, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
-		}
-		args = append(args, extra...)
-		p, err := d.start(name, bin, args, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
-		lastErr = waitUntil(ctx, drillStartTimeout, func() error {
-			if !p.alive() {
-				return errStop{fmt.Errorf("%s exited: %s", name, p.tail())}
-			}
-			return c.Ping(ctx).Err()
-		})
-		c.Close()
-		if lastErr == nil {
-			return p, addr, nil
-		}
-		_ = p.kill()
-	}
-	return nil, "", fmt.Errorf("%s did not start: %w", name, lastErr)
-}
-
-// errStop ends a waitUntil at once.
-type errStop struct{ err error }
-
-func (e errStop) Error() string { return e.err.Error() }
-func (e errStop) Unwrap() error { return e.err }
-
-// waitUntil calls try every 50 ms until it returns nil, it returns an errStop,
-// ctx ends or d passes; it returns the last error.
-func waitUntil(ctx context.Context, d time.Duration, try func() error) error {
-	deadline := time.Now().Add(d)
-	for {
-		err := try()
-		if err == nil {
-			return nil
-		}
-		var stop errStop
-		if errors.As(err, &stop) {
-			return stop.err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not within %v: %w", d, err)
-		}
-		if !sleepCtx(ctx, 50*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
-}
-
-// drillEngine is one engine of the pair.
-type drillEngine struct {
-	*drillProc
-	site string
-	sip  netip.AddrPort
-	http string
-}
-
-// startEngine runs this binary as the engine of site with its own configuration
-// and data folder, and waits until it has printed its addresses.
-func (d *drill) startEngine(ctx context.Context, site string, sentinels []string) (*drillEngine, error) {
-	conf := fmt.Sprintf(`site: %s
-store:
-  redis: {sentinels: [%s], master: %s, prefix: %s, wait_replicas: %d}
-  lease: {ttl: 1s, renew: 200ms}
-log: {level: %s}
-`, site, strings.Join(sentinels, ", "), drillMasterName, drillPrefix, d.waitReplicas, d.logLevel)
-	path := filepath.Join(d.dir, site+".yaml")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		return nil, err
-	}
-	data := filepath.Join(d.dir, site+"-data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return nil, err
-	}
-	lines := make(chan string, 64)
-	p, err := d.start(site, d.bins.engine, []string{"--config", path, "--sip", "127.0.0.1:0", "--http", "127.0.0.1:0",
-		"--data", data, "--drain", "1s"}, lines)
-	if err != nil {
-		return nil, err
-	}
-	e := &drillEngine{drillProc: p, site: site}
-	sipLine := regexp.MustCompile(`^\s+sip udp\s+(\S+)`)
-	httpLine := regexp.MustCompile(`^\s+http\s+(https?://\S+)`)
-	timer := time.NewTimer(drillStartTimeout)
-	defer timer.Stop()
-	for !e.sip.IsValid() || e.http == "" {
-		select {
-		case l := <-lines:
-			if m := sipLine.FindStringSubmatch(l); m != nil {
-				if e.sip, err = netip.ParseAddrPort(m[1]); err != nil {
-					return nil, fmt.Errorf("engine %s: its SIP address %q: %w", site, m[1], err)
-				}
-			}
-			if m := httpLine.FindStringSubmatch(l); m != nil {
-				e.http = m[1]
-			}
-		case <-p.done:
-			return nil, fmt.Errorf("engine %s exited before it was up:\n%s", site, p.tail())
-		case <-timer.C:
-			return nil, fmt.Errorf("engine %s did not print its addresses within %v:\n%s", site, drillStartTimeout, p.tail())
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return e, nil
-}
-
-// readyz returns the status of the engine's /readyz (0 when it does not answer).
-func (e *drillEngine) readyz(ctx context.Context) int {
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, e.http+"/readyz", nil)
-	if err != nil {
-		return 0
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return res.StatusCode
-}
-
 // drillRun is one rehearsal: set up, load, kill, measure, verify, tear down.
 func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Writer) (res drillResult, err error) {
 	dir, err := os.MkdirTemp("", "hotline-drill-")
@@ -504,12 +225,12 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	}()
 
 	// Redis: the primary site's master, the backup site's replica.
-	master, masterAddr, err := d.startRedis(ctx, "redis-primary", "")
+	master, masterAddr, err := d.startRedis(ctx, "redis-primary", drillPrimaryIP, 0, "")
 	if err != nil {
 		return res, err
 	}
 	_, mport, _ := net.SplitHostPort(masterAddr)
-	replica, replicaAddr, err := d.startRedis(ctx, "redis-backup", "", "--replicaof", "127.0.0.1", mport)
+	replica, replicaAddr, err := d.startRedis(ctx, "redis-backup", drillBackupIP, 0, "", "--replicaof", drillPrimaryIP, mport)
 	if err != nil {
 		return res, err
 	}
@@ -528,14 +249,18 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		return res, fmt.Errorf("redis replica: %w", err)
 	}
 
-	// Three sentinels (one per site and a witness), quorum 2.
-	conf := fmt.Sprintf("sentinel monitor %[1]s 127.0.0.1 %[2]s 2\n"+
-		"sentinel down-after-milliseconds %[1]s 1000\n"+
-		"sentinel failover-timeout %[1]s 10000\n"+
-		"sentinel parallel-syncs %[1]s 1\n", drillMasterName, mport)
+	// Three sentinels (one per site and a witness), quorum 2; each announces its
+	// site's address to the others.
 	var sentinels []string
-	for _, name := range []string{"sentinel-primary", "sentinel-backup", "sentinel-witness"} {
-		_, addr, err := d.startRedis(ctx, name, conf)
+	for _, s := range []struct{ name, ip string }{
+		{"sentinel-primary", drillPrimaryIP}, {"sentinel-backup", drillBackupIP}, {"sentinel-witness", drillWitnessIP},
+	} {
+		conf := fmt.Sprintf("sentinel announce-ip %[3]s\n"+
+			"sentinel monitor %[1]s %[4]s %[2]s 2\n"+
+			"sentinel down-after-milliseconds %[1]s 1000\n"+
+			"sentinel failover-timeout %[1]s 10000\n"+
+			"sentinel parallel-syncs %[1]s 1\n", drillMasterName, mport, s.ip, drillPrimaryIP)
+		_, addr, err := d.startRedis(ctx, s.name, s.ip, 0, conf)
 		if err != nil {
 			return res, err
 		}
@@ -560,12 +285,20 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		}
 	}
 
-	// The two engines; the first to take the lease is the active site.
-	primary, err := d.startEngine(ctx, "primary", sentinels)
+	// The two engines: the primary site's first, so that it takes the lease.
+	primary, err := d.startEngine(ctx, "primary", drillPrimaryIP, sentinels)
 	if err != nil {
 		return res, err
 	}
-	backup, err := d.startEngine(ctx, "backup", sentinels)
+	if err := waitUntil(ctx, drillSetupTimeout, func() error {
+		if code := primary.readyz(ctx); code != http.StatusOK {
+			return fmt.Errorf("/readyz of the primary site: %d, want 200", code)
+		}
+		return nil
+	}); err != nil {
+		return res, fmt.Errorf("the primary site did not become active: %w\n%s", err, primary.tail())
+	}
+	backup, err := d.startEngine(ctx, "backup", drillBackupIP, sentinels)
 	if err != nil {
 		return res, err
 	}
