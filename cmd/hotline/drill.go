@@ -4,9 +4,10 @@ package main
 // It starts a Redis master and its replica, three Redis Sentinels and two engines
 // (this binary, sites primary and backup), each site on its own loopback address
 // (127.0.0.2 and 127.0.0.3, the witness Sentinel on 127.0.0.4), on free ports in a
-// temporary folder, puts callers in the queue at the active site, kills that engine and its
-// Redis master with SIGKILL, and measures how long until the other site answers a
-// new call. It then counts the acknowledged records (events the master and its
+// temporary folder, and Kamailio in front of both when it is installed
+// (drill_kamailio.go); puts callers in the queue at the active site, kills that
+// engine and its Redis master with SIGKILL, and measures how long until a new call
+// (through Kamailio, or to the other site directly) is answered. It then counts the acknowledged records (events the master and its
 // replica both held before the kill) that the log, read through the Sentinels'
 // new master, no longer has.
 
@@ -40,7 +41,7 @@ import (
 )
 
 const drillUsage = `usage:
-  hotline failover drill [--runs N] [--target 30s] [--calls M] [--wait-replicas 1] [--log-level info] [--keep]
+  hotline failover drill [--runs N] [--target 30s] [--calls M] [--wait-replicas 1] [--log-level info] [--keep] [--direct]
 
 drill rehearses the loss of the active site on this machine (needs redis-server and
 redis-sentinel on PATH). Each run starts, on free ports in a temporary folder,
@@ -49,12 +50,20 @@ master, a Redis Sentinel and the engine primary; at the backup site (127.0.0.3) 
 master's replica, a Sentinel and the engine backup; a witness Sentinel at 127.0.0.4
 (down-after-milliseconds 1000, quorum 2). The engines are this binary (lease ttl 1s
 renewed every 200ms, wait_replicas 1); the primary is started first and takes the
-lease. The callers are at 127.0.0.1. When one site is active,
-M callers dial 12345, press 1 and wait in the queue. The active engine and the Redis
-master are then killed (SIGKILL) and the other site is sent a new INVITE every 50 ms
-until one is answered:
+lease. The callers are at 127.0.0.1.
 
-  cut-over: <seconds> s                 from the kill to the 200 OK at the other site
+Where Kamailio is installed (kamailio on PATH or in /usr/sbin) it runs in front, on
+127.0.0.1: its dispatcher probes both sites with OPTIONS every second (the active
+site answers 200, the standby 503; one probe marks a site up or down), relays each
+INVITE to 12345 to an active site and tries the other one after a 503 or a 1 s
+timeout. The callers and the cut-over probe then call Kamailio. Without Kamailio
+(or with --direct) they call the sites directly, and the drill says so.
+
+When one site is active, M callers dial 12345, press 1 and wait in the queue. The
+active engine and the Redis master are then killed (SIGKILL) and a new INVITE is
+sent every 50 ms (to Kamailio, or to the other site) until one is answered:
+
+  cut-over: <seconds> s                 from the kill to the 200 OK of a new call
   lost acknowledged records: <n>        events that the master and its replica both
                                         held before the kill, missing afterwards
 
@@ -79,12 +88,13 @@ const (
 	drillPrimaryIP = "127.0.0.2"
 	drillBackupIP  = "127.0.0.3"
 	drillWitnessIP = "127.0.0.4" // the third Sentinel
+	drillFrontIP   = "127.0.0.1" // the callers and Kamailio
 )
 
 type drillFlags struct {
 	runs, calls, waitReplicas int
 	target                    time.Duration
-	keep                      bool
+	keep, direct              bool
 	logLevel                  string
 }
 
@@ -109,6 +119,7 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.waitReplicas, "wait-replicas", 1, "the sites' store.redis.wait_replicas (each acknowledged write waits for that many replicas)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "the engines' log level (debug, info, warn, error), in their logs kept with --keep")
 	fs.BoolVar(&f.keep, "keep", false, "keep each run's folder (configurations and logs) and print where it is")
+	fs.BoolVar(&f.direct, "direct", false, "call the sites directly, without Kamailio in front even when it is installed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -136,6 +147,13 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 	}
 	if bins.engine, err = os.Executable(); err != nil {
 		return fmt.Errorf("failover drill: find this program to start the engines: %w", err)
+	}
+	switch bins.kamailio = findKamailio(); {
+	case f.direct:
+		bins.kamailio = ""
+		fmt.Fprintln(stdout, "failover drill: --direct: no Kamailio in front; the callers call the sites directly")
+	case bins.kamailio == "":
+		fmt.Fprintln(stdout, "failover drill: Kamailio is not installed (Debian package kamailio): the callers call the sites directly")
 	}
 
 	// The drill's own clients reach a Redis that it kills on purpose: their
@@ -317,6 +335,17 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	}); err != nil {
 		return res, fmt.Errorf("no site became active: %w\nprimary:\n%s\nbackup:\n%s", err, primary.tail(), backup.tail())
 	}
+	// The callers reach the pair through Kamailio when it is there, else the
+	// active site directly (and the cut-over probe the standby).
+	front, probeTo, probeVia := active.sip, standby.sip, "site "+standby.site
+	var kam *drillKamailio
+	if bins.kamailio != "" {
+		if kam, err = d.startKamailio(ctx, bins.kamailio, primary, backup); err != nil {
+			return res, err
+		}
+		front, probeTo, probeVia = kam.addr, kam.addr, "12345 through Kamailio"
+		fmt.Fprintf(stdout, "  Kamailio at %s in front of both sites (dispatcher: OPTIONS every 1 s)\n", kam.addr)
+	}
 	fmt.Fprintf(stdout, "  site %s is active, %s standby; %d caller(s) dial 12345 and press 1\n", active.site, standby.site, f.calls)
 
 	// The log, through the sentinels (as the engines reach it).
@@ -340,7 +369,7 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		}
 	}()
 	for i := range f.calls {
-		u, peer, err := drillCaller(callCtx, active.sip, i, &callers)
+		u, peer, err := drillCaller(callCtx, front, i, &callers)
 		if err != nil {
 			return res, fmt.Errorf("caller %d: %w", i+1, err)
 		}
@@ -400,9 +429,9 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		return res, err
 	}
 	lost := time.Now()
-	fmt.Fprintf(stdout, "  killed engine %s and the Redis master (SIGKILL); calling %s\n", active.site, standby.site)
+	fmt.Fprintf(stdout, "  killed engine %s and the Redis master (SIGKILL); calling %s\n", active.site, probeVia)
 
-	probe, err := siptest.New(standby.sip, siptest.Options{})
+	probe, err := siptest.New(probeTo, siptest.Options{})
 	if err != nil {
 		return res, err
 	}
@@ -422,6 +451,15 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	}
 	if !res.answered {
 		fmt.Fprintf(stdout, "  %s did not answer within %v (last status %d):\n%s\n", standby.site, f.target, last, standby.tail())
+	}
+	if kam != nil {
+		r := kam.report(lost)
+		first := "none"
+		if at, ok := r.firstAt[standby.site]; ok {
+			first = fmt.Sprintf("%.2f s", at.Sub(lost).Seconds())
+		}
+		fmt.Fprintf(stdout, "  Kamailio relayed %d INVITE(s) to %s and %d to %s (%d of them retries after a timeout or a 503) and refused %d with no site active; the first to %s after the kill at %s\n",
+			r.relayed[active.site], active.site, r.relayed[standby.site], standby.site, r.retried, r.refused, standby.site, first)
 	}
 
 	// What the log holds now, through the sentinels' new master.

@@ -28,7 +28,10 @@ import (
 )
 
 // drillBins are the programs a run starts.
-type drillBins struct{ server, sentinel, engine string }
+type drillBins struct {
+	server, sentinel, engine string
+	kamailio                 string // "" without Kamailio: the callers call the sites directly
+}
 
 // drillProc is one process a run started.
 type drillProc struct {
@@ -36,21 +39,40 @@ type drillProc struct {
 	cmd  *exec.Cmd
 	log  string // its output file
 	done chan struct{}
+	// group: the process leads its own process group, with the children it
+	// forks (Kamailio's workers); kill ends it with SIGTERM first so that it
+	// ends its children, and then kills what is left of its group.
+	group bool
 }
 
-// kill sends SIGKILL to the process by its pid and waits (at most 5 s) for it.
+// kill sends SIGKILL to the process by its pid and waits (at most 5 s) for it. A
+// group leader gets SIGTERM and 3 s first; then SIGKILL goes to its group.
 func (p *drillProc) kill() error {
+	pid := p.cmd.Process.Pid
+	if p.group {
+		defer func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }() // children it left behind, if any
+	}
 	select {
 	case <-p.done:
 		return nil
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	if p.group {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+			return nil
+		case <-time.After(3 * time.Second):
+		}
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	} else {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	}
 	select {
 	case <-p.done:
 		return nil
 	case <-time.After(5 * time.Second):
-		return fmt.Errorf("%s (pid %d) did not exit within 5 s of SIGKILL", p.name, p.cmd.Process.Pid)
+		return fmt.Errorf("%s (pid %d) did not exit within 5 s of SIGKILL", p.name, pid)
 	}
 }
 
@@ -91,14 +113,27 @@ type drill struct {
 // start runs bin with args, its output to name.log in the run's folder; stdout,
 // when not nil, also receives each line of its standard output.
 func (d *drill) start(name, bin string, args []string, stdout chan<- string) (*drillProc, error) {
+	return d.startProc(name, bin, args, stdout, false)
+}
+
+// startGroup runs bin as start does, as the leader of a new process group (for a
+// program that forks workers).
+func (d *drill) startGroup(name, bin string, args []string) (*drillProc, error) {
+	return d.startProc(name, bin, args, nil, true)
+}
+
+func (d *drill) startProc(name, bin string, args []string, stdout chan<- string, group bool) (*drillProc, error) {
 	logPath := filepath.Join(d.dir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	p := &drillProc{name: name, log: logPath, done: make(chan struct{})}
+	p := &drillProc{name: name, log: logPath, done: make(chan struct{}), group: group}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = d.dir
+	if group {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	p.cmd.Stderr = logf
 	var out io.ReadCloser
 	if stdout != nil {
