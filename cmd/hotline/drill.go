@@ -41,7 +41,8 @@ import (
 )
 
 const drillUsage = `usage:
-  hotline failover drill [--runs N] [--target 30s] [--calls M] [--wait-replicas 1] [--log-level info] [--keep] [--direct]
+  hotline failover drill [--runs N] [--target 30s] [--calls M] [--agents A] [--tickets K]
+                         [--wait-replicas 1] [--log-level info] [--keep] [--direct]
 
 drill rehearses the loss of the active site on this machine (needs redis-server and
 redis-sentinel on PATH). Each run starts, on free ports in a temporary folder,
@@ -59,17 +60,25 @@ INVITE to 12345 to an active site and tries the other one after a 503 or a 1 s
 timeout. The callers and the cut-over probe then call Kamailio. Without Kamailio
 (or with --direct) they call the sites directly, and the drill says so.
 
-When one site is active, M callers dial 12345, press 1 and wait in the queue. The
-active engine and the Redis master are then killed (SIGKILL) and a new INVITE is
-sent every 50 ms (to Kamailio, or to the other site) until one is answered:
+When one site is active, A simulated agents (1001 on, the lab password) log in
+there, knowing both sites; M callers dial 12345 and press 1: min(A, M) of them talk
+to an agent, the rest wait in the queue; the agents make K work orders for the
+calls they take. The active engine and the Redis master are then killed (SIGKILL)
+and a new INVITE is sent every 50 ms (to Kamailio, or to the other site) until one
+is answered:
 
   cut-over: <seconds> s                 from the kill to the 200 OK of a new call
-  lost acknowledged records: <n>        events that the master and its replica both
-                                        held before the kill, missing afterwards
+  lost acknowledged records: <n>        what the master and its replica both held
+                                        before the kill and is missing afterwards:
+                                        events in the log, work orders and call
+                                        records at the new active site's API
+  lost work orders: <n>                 of those, the work orders
+  agents moved: <n> of <A>              agents that moved to the new active site on
+                                        their own (the run fails unless all did)
 
 With --runs N it prints the median and the worst cut-over. It exits non-zero when a
-cut-over exceeds --target or an acknowledged record is lost. Every process it
-started is killed by its pid at the end of each run.
+cut-over exceeds --target, an acknowledged record is lost or a run fails a check.
+Every process it started is killed by its pid at the end of each run.
 `
 
 // Drill bounds: every wait of a run is bounded by one of these.
@@ -93,6 +102,7 @@ const (
 
 type drillFlags struct {
 	runs, calls, waitReplicas int
+	agents, tickets           int
 	target                    time.Duration
 	keep, direct              bool
 	logLevel                  string
@@ -104,9 +114,20 @@ type drillResult struct {
 	answered     bool
 	acknowledged int // events acknowledged before the kill
 	created      int // of which call.created
-	lost         int
+	lostEvents   int // acknowledged events the log no longer has
 	callbacks    int // callback.scheduled events written after the kill
+	// The work orders and call records acknowledged before the kill, and those
+	// that the new active site's API does not have.
+	tickets, lostTickets int
+	calls, lostCalls     int
+	agents, moved        int // agents logged in, and those that moved to the new active site
+	// failed names the checks of the run that failed (besides the cut-over
+	// target and lost records).
+	failed []string
 }
+
+// lost is every acknowledged record the run lost: events, work orders, call records.
+func (r drillResult) lost() int { return r.lostEvents + r.lostTickets + r.lostCalls }
 
 func runDrill(args []string, stdout, stderr io.Writer) error {
 	var f drillFlags
@@ -114,7 +135,9 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, drillUsage) }
 	fs.IntVar(&f.runs, "runs", 1, "how many times to rehearse the loss")
-	fs.IntVar(&f.calls, "calls", 5, "callers waiting in the queue when the active site is lost")
+	fs.IntVar(&f.calls, "calls", 5, "callers at the active site when it is lost (talking to the agents, the rest waiting in the queue)")
+	fs.IntVar(&f.agents, "agents", 4, "simulated agents logged in at the active site (from 1001 on), who move to the new active site on their own")
+	fs.IntVar(&f.tickets, "tickets", 3, "work orders the agents make for the calls they take, before the kill")
 	fs.DurationVar(&f.target, "target", 30*time.Second, "the longest acceptable cut-over")
 	fs.IntVar(&f.waitReplicas, "wait-replicas", 1, "the sites' store.redis.wait_replicas (each acknowledged write waits for that many replicas)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "the engines' log level (debug, info, warn, error), in their logs kept with --keep")
@@ -134,6 +157,12 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 		return errors.New("failover drill: --runs must be 1 or more")
 	case f.calls < 0 || f.calls > 200:
 		return errors.New("failover drill: --calls must be between 0 and 200")
+	case f.agents < 0 || f.agents > 50:
+		return errors.New("failover drill: --agents must be between 0 and 50")
+	case f.tickets < 0 || f.tickets > 100:
+		return errors.New("failover drill: --tickets must be between 0 and 100")
+	case f.tickets > 0 && min(f.agents, f.calls) == 0:
+		return errors.New("failover drill: --tickets needs an agent talking to a caller: --agents and --calls of 1 or more (or --tickets 0)")
 	case f.target <= 0:
 		return errors.New("failover drill: --target must be positive")
 	}
@@ -166,7 +195,7 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 
 	var cutOvers []time.Duration
-	missed, lostAny := 0, 0
+	missed, lostAny, failedRuns := 0, 0, 0
 	for i := 1; i <= f.runs; i++ {
 		fmt.Fprintf(stdout, "run %d of %d\n", i, f.runs)
 		res, err := drillRun(ctx, bins, f, stdout)
@@ -185,23 +214,35 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 		if !res.answered || res.cutOver > f.target {
 			missed++
 		}
-		fmt.Fprintf(stdout, "lost acknowledged records: %d\n", res.lost)
-		fmt.Fprintf(stdout, "  (of %d events acknowledged by the master and its replica before the kill, %d of them call.created; %d of %d cut-off callers put on the callback list)\n",
-			res.acknowledged, res.created, res.callbacks, f.calls)
-		lostAny += res.lost
+		fmt.Fprintf(stdout, "lost acknowledged records: %d\n", res.lost())
+		fmt.Fprintf(stdout, "  (events %d of %d acknowledged by the master and its replica before the kill, %d of them call.created; at the new active site work orders %d of %d, call records %d of %d)\n",
+			res.lostEvents, res.acknowledged, res.created, res.lostTickets, res.tickets, res.lostCalls, res.calls)
+		fmt.Fprintf(stdout, "lost work orders: %d\n", res.lostTickets)
+		fmt.Fprintf(stdout, "agents moved: %d of %d\n", res.moved, res.agents)
+		fmt.Fprintf(stdout, "  (%d of %d cut-off callers put on the callback list)\n", res.callbacks, f.calls)
+		lostAny += res.lost()
+		if len(res.failed) > 0 {
+			failedRuns++
+			fmt.Fprintf(stdout, "  run %d FAILED: %s\n", i, strings.Join(res.failed, "; "))
+		}
 	}
 	if len(cutOvers) > 1 {
 		slices.Sort(cutOvers)
 		fmt.Fprintf(stdout, "cut-over over %d runs: median %.2f s, worst %.2f s (target %v)\n",
 			len(cutOvers), median(cutOvers).Seconds(), cutOvers[len(cutOvers)-1].Seconds(), f.target)
 	}
-	switch {
-	case missed > 0 && lostAny > 0:
-		return fmt.Errorf("failover drill: %d run(s) missed the %v cut-over target and %d acknowledged record(s) were lost", missed, f.target, lostAny)
-	case missed > 0:
-		return fmt.Errorf("failover drill: %d run(s) missed the %v cut-over target", missed, f.target)
-	case lostAny > 0:
-		return fmt.Errorf("failover drill: %d acknowledged record(s) were lost", lostAny)
+	var problems []string
+	if missed > 0 {
+		problems = append(problems, fmt.Sprintf("%d run(s) missed the %v cut-over target", missed, f.target))
+	}
+	if lostAny > 0 {
+		problems = append(problems, fmt.Sprintf("%d acknowledged record(s) were lost", lostAny))
+	}
+	if failedRuns > 0 {
+		problems = append(problems, fmt.Sprintf("%d run(s) failed a check", failedRuns))
+	}
+	if len(problems) > 0 {
+		return errors.New("failover drill: " + strings.Join(problems, ", "))
 	}
 	return nil
 }
@@ -346,7 +387,16 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		front, probeTo, probeVia = kam.addr, kam.addr, "12345 through Kamailio"
 		fmt.Fprintf(stdout, "  Kamailio at %s in front of both sites (dispatcher: OPTIONS every 1 s)\n", kam.addr)
 	}
-	fmt.Fprintf(stdout, "  site %s is active, %s standby; %d caller(s) dial 12345 and press 1\n", active.site, standby.site, f.calls)
+	// The agents, at the active site; they know both.
+	agents, err := startAgents(ctx, f.agents, active.http, []string{primary.http, backup.http}, dir)
+	if err != nil {
+		return res, err
+	}
+	defer agents.close()
+	res.agents = len(agents.list)
+	talkers := min(f.agents, f.calls)
+	fmt.Fprintf(stdout, "  site %s is active, %s standby; %d agent(s) ready there; %d caller(s) dial 12345 and press 1 (%d to talk to an agent, %d to wait in the queue)\n",
+		active.site, standby.site, f.agents, f.calls, talkers, f.calls-talkers)
 
 	// The log, through the sentinels (as the engines reach it).
 	client := newRedisClient("", sentinels, drillMasterName, "")
@@ -375,16 +425,27 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		}
 		closers = append(closers, u, peer)
 	}
+	var calls map[string]*drillCall
 	if err := waitUntil(ctx, drillSetupTimeout, func() error {
-		n, err := countEvents(ctx, rlog, func(ev *event.Event) bool { return ev.Type == event.QueueJoined })
-		if err != nil {
+		if calls, err = readCalls(ctx, rlog); err != nil {
 			return err
 		}
-		if n < f.calls {
-			return fmt.Errorf("%d of %d callers in the queue", n, f.calls)
+		queued := 0
+		for _, c := range calls {
+			if c.queued && !c.ended {
+				queued++
+			}
+		}
+		if n := len(talking(calls)); queued < f.calls || n < talkers {
+			return fmt.Errorf("%d of %d callers queued, %d of %d of them talking to an agent", queued, f.calls, n, talkers)
 		}
 		return nil
 	}); err != nil {
+		return res, err
+	}
+	// The agents' work orders for the calls they are taking.
+	tickets, err := makeWorkOrders(ctx, agents, calls, f.tickets)
+	if err != nil {
 		return res, err
 	}
 
@@ -392,10 +453,12 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	// replica (a marker write and WAIT 1: replication is in order, so a replica that
 	// has the marker has every event before it).
 	acked := map[uint64]string{}
+	var ackedCalls []string
 	if err := rlog.Replay(ctx, 0, func(ev *event.Event) error {
 		acked[ev.Seq] = string(ev.Type) + " " + ev.Call
 		if ev.Type == event.CallCreated {
 			res.created++
+			ackedCalls = append(ackedCalls, ev.Call)
 		}
 		return nil
 	}); err != nil {
@@ -412,7 +475,7 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	if n, _ := waited.Int(); n < 1 {
 		return res, errors.New("the replica did not acknowledge the log within 5 s: nothing is acknowledged, nothing to check")
 	}
-	res.acknowledged = len(acked)
+	res.acknowledged, res.tickets, res.calls = len(acked), len(tickets), len(ackedCalls)
 	var lastAcked uint64
 	for seq := range acked {
 		lastAcked = max(lastAcked, seq)
@@ -502,8 +565,39 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	}
 	for seq, what := range acked {
 		if have[seq] != what {
-			res.lost++
+			res.lostEvents++
 		}
+	}
+
+	// The agents moved to the new active site on their own.
+	_ = waitUntil(ctx, drillVerifyTimeout, func() error {
+		if res.moved = agents.movedTo(standby.http); res.moved < res.agents {
+			return fmt.Errorf("%d of %d agents at %s", res.moved, res.agents, standby.site)
+		}
+		return nil
+	})
+	if res.moved < res.agents {
+		res.failed = append(res.failed, fmt.Sprintf("%d of %d agents moved to site %s within %v", res.moved, res.agents, standby.site, drillVerifyTimeout))
+	}
+	// The work orders and call records acknowledged before the kill are at the
+	// new active site.
+	var lostTickets, lostCalls []string
+	var apiErr error
+	err = waitUntil(ctx, drillVerifyTimeout, func() error {
+		if lostTickets, lostCalls, apiErr = missingAt(ctx, standby.http, agents.password, tickets, ackedCalls); apiErr != nil {
+			return apiErr
+		}
+		if len(lostTickets)+len(lostCalls) > 0 {
+			return fmt.Errorf("site %s lacks work orders %v and call records %v", standby.site, lostTickets, lostCalls)
+		}
+		return nil
+	})
+	res.lostTickets, res.lostCalls = len(lostTickets), len(lostCalls)
+	switch {
+	case apiErr != nil:
+		res.failed = append(res.failed, fmt.Sprintf("reading the work orders and call records at site %s: %v", standby.site, apiErr))
+	case err != nil:
+		fmt.Fprintf(stdout, "  %v\n", err)
 	}
 	// An engine that raced (a -race build) or panicked fails the drill.
 	if err := standby.kill(); err != nil {
@@ -515,18 +609,6 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		}
 	}
 	return res, nil
-}
-
-// countEvents counts the events in the log that match.
-func countEvents(ctx context.Context, l *store.Redis, match func(*event.Event) bool) (int, error) {
-	n := 0
-	err := l.Replay(ctx, 0, func(ev *event.Event) error {
-		if match(ev) {
-			n++
-		}
-		return nil
-	})
-	return n, err
 }
 
 // drillCaller dials 12345 at sip, presses 1 (RFC 4733) and streams silence until
