@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -75,6 +76,10 @@ is answered:
   lost work orders: <n>                 of those, the work orders
   agents moved: <n> of <A>              agents that moved to the new active site on
                                         their own (the run fails unless all did)
+  callbacks: <x> for <y> cut-off calls the calls the new active site put on the
+                                        callback list, and the calls open (in the
+                                        menu, queued or talking) at the kill; the run
+                                        fails unless they are the same calls
 
 With --runs N it prints the median and the worst cut-over. It exits non-zero when a
 cut-over exceeds --target, an acknowledged record is lost or a run fails a check.
@@ -115,7 +120,12 @@ type drillResult struct {
 	acknowledged int // events acknowledged before the kill
 	created      int // of which call.created
 	lostEvents   int // acknowledged events the log no longer has
-	callbacks    int // callback.scheduled events written after the kill
+	// cutOff are the calls open at the kill (in the menu, queued or talking, as
+	// the acknowledged log has them), talkingAtKill how many of them were
+	// connected to an agent; callbacks the calls put on the callback list by the
+	// new active site. The run fails unless callbacks and cutOff are the same set.
+	cutOff, callbacks []string
+	talkingAtKill     int
 	// The work orders and call records acknowledged before the kill, and those
 	// that the new active site's API does not have.
 	tickets, lostTickets int
@@ -219,7 +229,8 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 			res.lostEvents, res.acknowledged, res.created, res.lostTickets, res.tickets, res.lostCalls, res.calls)
 		fmt.Fprintf(stdout, "lost work orders: %d\n", res.lostTickets)
 		fmt.Fprintf(stdout, "agents moved: %d of %d\n", res.moved, res.agents)
-		fmt.Fprintf(stdout, "  (%d of %d cut-off callers put on the callback list)\n", res.callbacks, f.calls)
+		fmt.Fprintf(stdout, "callbacks: %d for %d cut-off calls\n", len(res.callbacks), len(res.cutOff))
+		fmt.Fprintf(stdout, "  (at the kill %d call(s) talking to an agent, %d in the menu or the queue)\n", res.talkingAtKill, len(res.cutOff)-res.talkingAtKill)
 		lostAny += res.lost()
 		if len(res.failed) > 0 {
 			failedRuns++
@@ -454,16 +465,32 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	// has the marker has every event before it).
 	acked := map[uint64]string{}
 	var ackedCalls []string
+	open := map[string]bool{} // calls created and not ended: connected or not
 	if err := rlog.Replay(ctx, 0, func(ev *event.Event) error {
 		acked[ev.Seq] = string(ev.Type) + " " + ev.Call
-		if ev.Type == event.CallCreated {
+		switch ev.Type {
+		case event.CallCreated:
 			res.created++
 			ackedCalls = append(ackedCalls, ev.Call)
+			open[ev.Call] = false
+		case event.CallConnected:
+			if _, ok := open[ev.Call]; ok {
+				open[ev.Call] = true
+			}
+		case event.CallEnded:
+			delete(open, ev.Call)
 		}
 		return nil
 	}); err != nil {
 		return res, fmt.Errorf("read the log before the kill: %w", err)
 	}
+	for id, connected := range open {
+		res.cutOff = append(res.cutOff, id)
+		if connected {
+			res.talkingAtKill++
+		}
+	}
+	slices.Sort(res.cutOff)
 	var waited *redis.Cmd
 	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, drillPrefix+":drill-marker", time.Now().UnixNano(), time.Minute)
@@ -540,28 +567,31 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	}); err != nil {
 		return res, fmt.Errorf("the sentinels did not promote the replica: %w\n%s", err, replica.tail())
 	}
-	// The new active site puts the cut-off callers on the callback list after it
+	// The new active site puts the cut-off calls on the callback list after it
 	// starts taking calls: give it a few seconds (not part of the cut-over).
 	var have map[uint64]string // the last complete read
 	err = waitUntil(ctx, drillVerifyTimeout, func() error {
-		got, callbacks := map[uint64]string{}, 0
+		got, callbacks := map[uint64]string{}, map[string]bool{}
 		if err := rlog.Replay(ctx, 0, func(ev *event.Event) error {
 			got[ev.Seq] = string(ev.Type) + " " + ev.Call
-			if ev.Seq > lastAcked && ev.Type == event.CallbackScheduled {
-				callbacks++
+			if ev.Seq > lastAcked && ev.Site == standby.site && ev.Type == event.CallbackScheduled {
+				callbacks[ev.Call] = true
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		have, res.callbacks = got, callbacks
-		if res.answered && callbacks < f.calls && time.Since(lost) < res.cutOver+10*time.Second {
-			return fmt.Errorf("%d of %d cut-off callers on the callback list", callbacks, f.calls)
+		have, res.callbacks = got, slices.Sorted(maps.Keys(callbacks))
+		if !slices.Equal(res.callbacks, res.cutOff) {
+			return fmt.Errorf("the callback list holds %v, the calls cut off were %v", res.callbacks, res.cutOff)
 		}
 		return nil
 	})
 	if have == nil {
 		return res, fmt.Errorf("read the log after the takeover: %w", err)
+	}
+	if err != nil {
+		res.failed = append(res.failed, "callback list: "+err.Error())
 	}
 	for seq, what := range acked {
 		if have[seq] != what {
@@ -599,13 +629,14 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	case err != nil:
 		fmt.Fprintf(stdout, "  %v\n", err)
 	}
+
 	// An engine that raced (a -race build) or panicked fails the drill.
 	if err := standby.kill(); err != nil {
 		return res, err
 	}
 	for _, e := range []*drillEngine{primary, backup} {
 		if b, _ := os.ReadFile(e.log); strings.Contains(string(b), "WARNING: DATA RACE") || strings.Contains(string(b), "panic:") {
-			return res, fmt.Errorf("engine %s reported a data race or a panic (see its log)", e.site)
+			return res, fmt.Errorf("engine %s reported a data race or a panic (see %s)", e.site, e.log)
 		}
 	}
 	return res, nil
