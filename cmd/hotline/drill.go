@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,6 +81,10 @@ is answered:
                                         callback list, and the calls open (in the
                                         menu, queued or talking) at the kill; the run
                                         fails unless they are the same calls
+  old primary restarted: <how>          the lost site's Redis and engine started
+                                        again (the Redis a replica of the new master,
+                                        the engine as it was): it must say standby
+                                        and the other site active, for 3 s
 
 With --runs N it prints the median and the worst cut-over. It exits non-zero when a
 cut-over exceeds --target, an acknowledged record is lost or a run fails a check.
@@ -126,6 +131,8 @@ type drillResult struct {
 	// new active site. The run fails unless callbacks and cutOff are the same set.
 	cutOff, callbacks []string
 	talkingAtKill     int
+	// restarted says how the lost site came back.
+	restarted string
 	// The work orders and call records acknowledged before the kill, and those
 	// that the new active site's API does not have.
 	tickets, lostTickets int
@@ -231,6 +238,7 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "agents moved: %d of %d\n", res.moved, res.agents)
 		fmt.Fprintf(stdout, "callbacks: %d for %d cut-off calls\n", len(res.callbacks), len(res.cutOff))
 		fmt.Fprintf(stdout, "  (at the kill %d call(s) talking to an agent, %d in the menu or the queue)\n", res.talkingAtKill, len(res.cutOff)-res.talkingAtKill)
+		fmt.Fprintf(stdout, "old primary restarted: %s\n", res.restarted)
 		lostAny += res.lost()
 		if len(res.failed) > 0 {
 			failedRuns++
@@ -630,16 +638,91 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		fmt.Fprintf(stdout, "  %v\n", err)
 	}
 
+	// The lost site comes back: its Redis as a replica of the new master, its
+	// engine with the same configuration, data folder and addresses. It must be
+	// a standby, and the other site the only active one.
+	engines := []*drillEngine{primary, backup}
+	again, err := restartLostSite(ctx, d, active, masterAddr, replicaAddr)
+	if again != nil {
+		engines = append(engines, again)
+	}
+	if err == nil {
+		err = oneActiveSite(ctx, again, standby, 3*time.Second)
+	}
+	if err == nil && kam != nil {
+		// The dispatcher keeps calls away from the standby that came back.
+		if code := drillInvite(ctx, probe, peer.Addr()); code != http.StatusOK {
+			err = fmt.Errorf("a new call through Kamailio: %d, want 200", code)
+		}
+	}
+	if err != nil {
+		res.restarted = "FAILED: " + err.Error()
+		res.failed = append(res.failed, "old primary restarted: "+err.Error())
+	} else {
+		res.restarted = "standby, one active site"
+	}
+
 	// An engine that raced (a -race build) or panicked fails the drill.
 	if err := standby.kill(); err != nil {
 		return res, err
 	}
-	for _, e := range []*drillEngine{primary, backup} {
+	for _, e := range engines {
 		if b, _ := os.ReadFile(e.log); strings.Contains(string(b), "WARNING: DATA RACE") || strings.Contains(string(b), "panic:") {
 			return res, fmt.Errorf("engine %s reported a data race or a panic (see %s)", e.site, e.log)
 		}
 	}
 	return res, nil
+}
+
+// restartLostSite starts the lost site's Redis again at its address, as a
+// replica of the new master, waits until its link is up, and starts its engine
+// again as it was (the same configuration, data folder and addresses).
+func restartLostSite(ctx context.Context, d *drill, lost *drillEngine, redisAddr, newMaster string) (*drillEngine, error) {
+	ip, port, _ := net.SplitHostPort(redisAddr)
+	pn, _ := strconv.Atoi(port)
+	mip, mport, _ := net.SplitHostPort(newMaster)
+	_, addr, err := d.startRedis(ctx, "redis-"+lost.site+"-restarted", ip, pn, "", "--replicaof", mip, mport)
+	if err != nil {
+		return nil, err
+	}
+	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rc.Close()
+	if err := waitUntil(ctx, drillStartTimeout, func() error {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "role:slave") || !strings.Contains(info, "master_link_status:up") {
+			return fmt.Errorf("the restarted Redis %s is not a replica of %s with its link up", addr, newMaster)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return d.restartEngine(ctx, lost, lost.site+"-restarted")
+}
+
+// oneActiveSite checks for d that the restarted engine says standby (/readyz
+// 503) and the other active (200), every 100 ms; the restarted one may first
+// take a moment to answer at all.
+func oneActiveSite(ctx context.Context, restarted, active *drillEngine, d time.Duration) error {
+	if err := waitUntil(ctx, drillStartTimeout, func() error {
+		if restarted.readyz(ctx) == 0 {
+			return fmt.Errorf("engine %s does not answer /readyz", restarted.name)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if r, a := restarted.readyz(ctx), active.readyz(ctx); r != http.StatusServiceUnavailable || a != http.StatusOK {
+			return fmt.Errorf("/readyz: %s %d (want 503, standby), %s %d (want 200)", restarted.site, r, active.site, a)
+		}
+		if !sleepCtx(ctx, 100*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // drillCaller dials 12345 at sip, presses 1 (RFC 4733) and streams silence until

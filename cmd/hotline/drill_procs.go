@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -316,6 +317,18 @@ log: {level: %s}
 		return nil, err
 	}
 	return e, d.runEngine(ctx, e, site, net.JoinHostPort(ip, "0"), net.JoinHostPort(ip, "0"))
+}
+
+// restartEngine starts the engine again, after a kill: the same configuration,
+// data folder and addresses (so that the dispatcher in front finds it where it
+// was); its output goes to name.log.
+func (d *drill) restartEngine(ctx context.Context, e *drillEngine, name string) (*drillEngine, error) {
+	u, err := url.Parse(e.http)
+	if err != nil {
+		return nil, err
+	}
+	again := &drillEngine{site: e.site, ip: e.ip, conf: e.conf, data: e.data}
+	return again, d.runEngine(ctx, again, name, e.sip.String(), u.Host)
 }
 
 // runEngine starts e's process as name with SIP on sipAddr and HTTP on httpAddr
