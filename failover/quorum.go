@@ -78,6 +78,11 @@ func (q *SentinelQuorum) Confirm(ctx context.Context, c *redis.Client) error {
 				ch <- answer{why: q.addrs[i] + ": " + err.Error()}
 			case m["runid"] == runID:
 				ch <- answer{agree: true, master: net.JoinHostPort(m["ip"], m["port"])}
+			case m["runid"] == "" && net.JoinHostPort(m["ip"], m["port"]) == q.currentMaster():
+				// Just after a failover a Sentinel names the new master before it
+				// has asked it for its run id (up to its INFO period, 10 s): the
+				// address our connections go to stands in.
+				ch <- answer{agree: true, master: net.JoinHostPort(m["ip"], m["port"])}
 			default:
 				ch <- answer{why: fmt.Sprintf("%s: master %s:%s (run id %.8s)", q.addrs[i], m["ip"], m["port"], m["runid"])}
 			}
@@ -130,6 +135,14 @@ func (q *SentinelQuorum) noteMaster(addr string) {
 	for _, c := range stale {
 		_ = c.Conn.Close()
 	}
+}
+
+// currentMaster is the master's address the majority named last ("" before the
+// first dial through Dialer or the first confirmation).
+func (q *SentinelQuorum) currentMaster() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.current
 }
 
 func (q *SentinelQuorum) generation() uint64 {
