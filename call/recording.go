@@ -254,12 +254,24 @@ func (m *Manager) recordingDone(id string, log *slog.Logger, res recording.Resul
 
 // RepairRecordings repairs the recordings a crash or kill left unfinished (their
 // log says recording): sizes fixed, playable up to the last written audio, marked
-// repaired. Call it at start-up, before calls come. It returns how many it repaired.
-func (m *Manager) RepairRecordings() int {
+// repaired. Call it at start-up, before calls come; with a log shared by two
+// sites, when the site becomes active (a standby cannot write the result) with
+// local set: only the files on this site's disk are repaired (the others were
+// being written at the other site), and the calls this process serves are left
+// alone. It returns how many it repaired.
+func (m *Manager) RepairRecordings(local bool, serving func(call string) bool) int {
 	n := 0
 	for _, r := range m.store.Recordings().Unfinished() {
 		log := m.log.With("call_id", r.Call)
 		path := filepath.Join(m.recCfg.Dir, r.File)
+		if local {
+			if serving != nil && serving(r.Call) {
+				continue
+			}
+			if _, err := os.Stat(path); err != nil {
+				continue
+			}
+		}
 		res, err := recording.Repair(m.recCfg, path)
 		if err != nil {
 			res = recording.Result{Path: path, State: recording.StateFailed, Err: fmt.Errorf("repair after a crash: %w", err)}

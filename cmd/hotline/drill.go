@@ -48,7 +48,7 @@ import (
 
 const drillUsage = `usage:
   hotline failover drill [--runs N] [--target 30s] [--calls M] [--agents A] [--tickets K]
-                         [--wait-replicas 1] [--log-level info] [--keep] [--direct]
+                         [--load 2] [--wait-replicas 1] [--log-level info] [--keep] [--direct]
 
 drill rehearses the loss of the active site on this machine (needs redis-server and
 redis-sentinel on PATH). Each run starts, on free ports in a temporary folder,
@@ -69,7 +69,10 @@ timeout. The callers and the cut-over probe then call Kamailio. Without Kamailio
 When one site is active, A simulated agents (1001 on, the lab password) log in
 there, knowing both sites; M callers dial 12345 and press 1: min(A, M) of them talk
 to an agent, the rest wait in the queue; the agents make K work orders for the
-calls they take. The active engine and the Redis master are then killed (SIGKILL)
+calls they take. Where SIPp is installed (Debian package sip-tester) it calls 12345
+--load times a second in the background from then on (each call listens to the menu
+for 20 s), through Kamailio or at the active site. The active engine and the Redis
+master are then killed (SIGKILL)
 and a new INVITE is sent every 50 ms (to Kamailio, or to the other site) until one
 is answered:
 
@@ -82,8 +85,10 @@ is answered:
   agents moved: <n> of <A>              agents that moved to the new active site on
                                         their own (the run fails unless all did)
   callbacks: <x> for <y> cut-off calls the calls the new active site put on the
-                                        callback list, and the calls open (in the
-                                        menu, queued or talking) at the kill; the run
+                                        callback list, and the calls the lost site
+                                        left open (in the menu, queued or talking:
+                                        every call open in the acknowledged log and
+                                        the SIPp calls the replica had); the run
                                         fails unless they are the same calls
   old primary restarted: <how>          the lost site's Redis and engine started
                                         again (the Redis a replica of the new master,
@@ -118,6 +123,7 @@ const (
 type drillFlags struct {
 	runs, calls, waitReplicas int
 	agents, tickets           int
+	load                      float64 // SIPp calls per second in the background (0: none)
 	target                    time.Duration
 	keep, direct              bool
 	logLevel                  string
@@ -130,12 +136,15 @@ type drillResult struct {
 	acknowledged int // events acknowledged before the kill
 	created      int // of which call.created
 	lostEvents   int // acknowledged events the log no longer has
-	// cutOff are the calls open at the kill (in the menu, queued or talking, as
-	// the acknowledged log has them), talkingAtKill how many of them were
-	// connected to an agent; callbacks the calls put on the callback list by the
-	// new active site. The run fails unless callbacks and cutOff are the same set.
+	// cutOff are the calls the lost site left open (in the menu, queued or
+	// talking, as the log has them when the new active site takes over: every
+	// call open in the acknowledged log among them), talkingAtKill how many of
+	// the acknowledged ones were connected to an agent; callbacks the calls put
+	// on the callback list by the new active site. The run fails unless
+	// callbacks and cutOff are the same set.
 	cutOff, callbacks []string
 	talkingAtKill     int
+	load              string // the SIPp load's summary ("" without one)
 	// restarted says how the lost site came back.
 	restarted string
 	// The work orders and call records acknowledged before the kill, and those
@@ -160,6 +169,7 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.calls, "calls", 5, "callers at the active site when it is lost (talking to the agents, the rest waiting in the queue)")
 	fs.IntVar(&f.agents, "agents", 4, "simulated agents logged in at the active site (from 1001 on), who move to the new active site on their own")
 	fs.IntVar(&f.tickets, "tickets", 3, "work orders the agents make for the calls they take, before the kill")
+	fs.Float64Var(&f.load, "load", 2, "SIPp calls per second to 12345 in the background, from before the kill to the end of the checks (each listens to the menu for 20 s); 0: none. Needs sipp (Debian package sip-tester)")
 	fs.DurationVar(&f.target, "target", 30*time.Second, "the longest acceptable cut-over")
 	fs.IntVar(&f.waitReplicas, "wait-replicas", 1, "the sites' store.redis.wait_replicas (each acknowledged write waits for that many replicas)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "the engines' log level (debug, info, warn, error), in their logs kept with --keep")
@@ -198,6 +208,11 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 	}
 	if bins.engine, err = os.Executable(); err != nil {
 		return fmt.Errorf("failover drill: find this program to start the engines: %w", err)
+	}
+	if f.load > 0 {
+		if bins.sipp = findSIPp(); bins.sipp == "" {
+			fmt.Fprintln(stdout, "failover drill: SIPp is not installed (Debian package sip-tester): no background load")
+		}
 	}
 	switch bins.kamailio = findKamailio(); {
 	case f.direct:
@@ -242,7 +257,10 @@ func runDrill(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "lost work orders: %d\n", res.lostTickets)
 		fmt.Fprintf(stdout, "agents moved: %d of %d\n", res.moved, res.agents)
 		fmt.Fprintf(stdout, "callbacks: %d for %d cut-off calls\n", len(res.callbacks), len(res.cutOff))
-		fmt.Fprintf(stdout, "  (at the kill %d call(s) talking to an agent, %d in the menu or the queue)\n", res.talkingAtKill, len(res.cutOff)-res.talkingAtKill)
+		fmt.Fprintf(stdout, "  (at the kill %d acknowledged call(s) talking to an agent, %d in the menu or the queue)\n", res.talkingAtKill, len(res.cutOff)-res.talkingAtKill)
+		if res.load != "" {
+			fmt.Fprintf(stdout, "  %s\n", res.load)
+		}
 		fmt.Fprintf(stdout, "old primary restarted: %s\n", res.restarted)
 		lostAny += res.lost()
 		if len(res.failed) > 0 {
@@ -467,6 +485,19 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	}); err != nil {
 		return res, err
 	}
+	// The background load, until the end of the run.
+	if bins.sipp != "" && f.load > 0 {
+		load, err := d.startLoad(bins.sipp, front, f.load, 20000)
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			_ = load.kill()
+			res.load = load.describe(f.load)
+		}()
+		fmt.Fprintf(stdout, "  SIPp calls 12345 %g time(s) a second in the background\n", f.load)
+		sleepCtx(ctx, 2*time.Second) // calls in the menu when the site is lost
+	}
 	// The agents' work orders for the calls they are taking.
 	tickets, err := makeWorkOrders(ctx, agents, calls, f.tickets)
 	if err != nil {
@@ -497,13 +528,13 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	}); err != nil {
 		return res, fmt.Errorf("read the log before the kill: %w", err)
 	}
+	var ackedOpen []string // calls open in the acknowledged log: each must be cut off
 	for id, connected := range open {
-		res.cutOff = append(res.cutOff, id)
+		ackedOpen = append(ackedOpen, id)
 		if connected {
 			res.talkingAtKill++
 		}
 	}
-	slices.Sort(res.cutOff)
 	var waited *redis.Cmd
 	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, drillPrefix+":drill-marker", time.Now().UnixNano(), time.Minute)
@@ -588,8 +619,21 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 	var have map[uint64]string // the last complete read
 	err = waitUntil(ctx, drillVerifyTimeout, func() error {
 		got, callbacks := map[uint64]string{}, map[string]bool{}
+		live := map[string]bool{} // calls created and not ended, until the takeover
+		var cutOff []string
+		tookOver := false
 		if err := rlog.Replay(ctx, 0, func(ev *event.Event) error {
 			got[ev.Seq] = string(ev.Type) + " " + ev.Call
+			if !tookOver {
+				switch {
+				case ev.Type == event.SiteRole && ev.Site == standby.site && ev.Seq > lastAcked:
+					tookOver, cutOff = true, slices.Sorted(maps.Keys(live))
+				case ev.Type == event.CallCreated:
+					live[ev.Call] = true
+				case ev.Type == event.CallEnded:
+					delete(live, ev.Call)
+				}
+			}
 			if ev.Seq > lastAcked && ev.Site == standby.site && ev.Type == event.CallbackScheduled {
 				callbacks[ev.Call] = true
 			}
@@ -597,7 +641,15 @@ func drillRun(parent context.Context, bins drillBins, f drillFlags, stdout io.Wr
 		}); err != nil {
 			return err
 		}
-		have, res.callbacks = got, slices.Sorted(maps.Keys(callbacks))
+		have, res.callbacks, res.cutOff = got, slices.Sorted(maps.Keys(callbacks)), cutOff
+		if !tookOver {
+			return fmt.Errorf("site %s has not written its takeover (site.role) yet", standby.site)
+		}
+		for _, id := range ackedOpen {
+			if !slices.Contains(cutOff, id) {
+				return fmt.Errorf("call %s, open in the acknowledged log, is not among the cut-off calls %v", id, cutOff)
+			}
+		}
 		if !slices.Equal(res.callbacks, res.cutOff) {
 			return fmt.Errorf("the callback list holds %v, the calls cut off were %v", res.callbacks, res.cutOff)
 		}

@@ -32,6 +32,7 @@ import (
 type drillBins struct {
 	server, sentinel, engine string
 	kamailio                 string // "" without Kamailio: the callers call the sites directly
+	sipp                     string // "" without SIPp: no background load
 }
 
 // drillProc is one process a run started.

@@ -141,8 +141,10 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	defer mgr.Close()
 	site.endOrphans(mgr)
 	mgr.SeedACD(live.Location())
-	if n := mgr.RepairRecordings(); n > 0 {
-		log.Warn("recordings cut by the last stop were repaired", "recordings", n)
+	if !site.shared() { // a site of a pair repairs when it becomes active (it writes then)
+		if n := mgr.RepairRecordings(false, nil); n > 0 {
+			log.Warn("recordings cut by the last stop were repaired", "recordings", n)
+		}
 	}
 	// The ACD runs until the calls have drained, not only until the first signal.
 	runCtx, stopRun := context.WithCancel(context.Background())

@@ -411,7 +411,11 @@ func (s *site) onChange(role failover.Role, epoch uint64) {
 // stepDown stops writing and taking calls. wantMu is held.
 func (s *site) stepDown() {
 	if s.active.Swap(false) {
-		s.log.Warn("site is standby now: no new calls, no writes")
+		// The callers waiting in its queues are handed over by callback: the
+		// active site calls them back (its takeover finds them in the log). The
+		// talks go on to their end.
+		s.mgr.HandOverQueued()
+		s.log.Warn("site is standby now: no new calls, no writes; waiting callers handed over by callback")
 	}
 	s.sip.SetAccepting(false)
 }
@@ -547,6 +551,7 @@ func (s *site) becomeActive(ctx context.Context, w roleWant) {
 	caughtUp := time.Since(w.at)
 
 	s.rlog.SetEpoch(w.epoch)
+	s.mgr.EndHandOver()
 	if !s.commit(w, func() { s.active.Store(true) }) {
 		return
 	}
@@ -567,6 +572,11 @@ func (s *site) becomeActive(ctx context.Context, w roleWant) {
 	res, err := s.mgr.Takeover(ctx, call.TakeoverOptions{Serving: s.wlog.serving, Queue: s.queue})
 	if err != nil {
 		s.log.Error("takeover: the cut-off calls were not all handled", "error", err)
+	}
+	// Recordings this site's disk holds that a crash left unfinished (while it
+	// was standby it could not write that they were repaired).
+	if n := s.mgr.RepairRecordings(true, s.wlog.serving); n > 0 {
+		s.log.Warn("recordings cut by a crash of this site were repaired", "recordings", n)
 	}
 	s.log.Info("site is active: taking calls", "epoch", w.epoch, "log_seq", ev.Seq,
 		"caught_up_after", caughtUp.Round(time.Millisecond), "accepting_after", accepting.Round(time.Millisecond),
