@@ -53,6 +53,9 @@ func TestCountersSurviveRestart(t *testing.T) {
 	agent := webrtcAgent(ctx, t, e, "1030", agentsim.Options{TalkFor: time.Second})
 	pressOne(ctx, t, e, media.Silence(time.Minute))
 	waitResults(t, agent, 1, 20*time.Second)
+	// The simulated agent makes itself ready after its call: only then is a
+	// supervisor's not-ready the last word.
+	waitAgentState(t, e, "1030", "ready", 10*time.Second)
 	setAgentState(t, e, "1030", "not-ready")
 	pressOne(ctx, t, e, media.Silence(time.Minute))
 	e.waitCall("a second caller waiting", 20*time.Second, func(c store.CallRecord) bool { return c.State == store.StateRouted })
