@@ -12,9 +12,15 @@
 // the root of the repository. [NewMemory] is the in-memory twin for tests and for a run
 // without a data folder.
 //
-// A Redis implementation (Streams, for high availability and the standby site) comes later
-// behind the same Log interface; every implementation passes the shared contract test in
-// package store/storetest.
+// For two sites the log lives in Redis ([OpenRedis]): a stream whose entries are the
+// events, numbered without gaps by one Lua script that also refuses a writer whose
+// fencing epoch is below the recorded one; WAIT for the replicas (short while they
+// are away); snapshots and compaction; Follow for the standby. While Redis cannot
+// take writes the events wait in an outage buffer, fsynced to a file in the data
+// folder ([RedisOptions.BufferFile]) so that a crash during the outage loses none:
+// the next open writes them first. Every implementation passes the shared contract
+// test in package store/storetest. Projections that the engine reads across sites
+// ([RecordingView], the call records) fold from the same events.
 //
 // Concurrency: Log implementations, Store and CallView are safe for concurrent use.
 package store

@@ -90,11 +90,18 @@ type RedisOptions struct {
 	// returns nil for a buffered event and gives it the sequence number it will
 	// have, and a flusher writes the buffer, in order, as soon as Redis answers
 	// again; Appends meanwhile join the buffer behind it. A buffered event is in
-	// this process's memory only until then: a crash loses it. When the buffer is
-	// full Append fails as without one. When the log refuses the buffered events
-	// with ErrFenced (another site took over meanwhile) they are dropped, counted
-	// and logged. 0 turns buffering off.
+	// this process's memory only until then, unless BufferFile is set. When the
+	// buffer is full Append fails as without one. When the log refuses the
+	// buffered events with ErrFenced (another site took over meanwhile) they are
+	// dropped, counted and logged. 0 turns buffering off.
 	Buffer int
+	// BufferFile, with Buffer, is a file the buffered events are also written to,
+	// fsynced before Append returns: a crash or a stop during an outage loses none
+	// of them. OpenRedis writes the events the file holds to Redis first (those
+	// the log already has are recognised and skipped), then empties it; it fails,
+	// leaving the file alone, while Redis cannot take them. Only one process may
+	// have the file open (an advisory lock). Empty keeps the buffer in memory only.
+	BufferFile string
 	// Logger receives a warning for each WAIT timeout. nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -142,6 +149,7 @@ type Redis struct {
 	flushStop   chan struct{}
 	flushDone   chan struct{}
 	outageSince time.Time // when the current buffering began (bufMu)
+	spill       *spill    // RedisOptions.BufferFile; written under bufMu
 
 	mu     sync.RWMutex
 	closed bool
@@ -246,11 +254,44 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 			return nil, fmt.Errorf("store: open redis log %q: load script: %w", prefix, err)
 		}
 	}
+	if r.bufCap > 0 && opts.BufferFile != "" {
+		if err := r.openSpill(ctx, opts.BufferFile); err != nil {
+			return nil, fmt.Errorf("store: open redis log %q: %w", prefix, err)
+		}
+	}
 	if r.bufCap > 0 {
 		r.flushWake, r.flushStop, r.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go r.flusher()
 	}
 	return r, nil
+}
+
+// openSpill opens the outage buffer's file and writes to Redis what a previous
+// process left in it.
+func (r *Redis) openSpill(ctx context.Context, path string) error {
+	sp, recs, bad, err := openSpill(path)
+	if err != nil {
+		return err
+	}
+	if bad != "" {
+		r.log.Error("store: the outage buffer file ends in a torn or corrupt record: the events from there on are lost",
+			"file", path, "kept", len(recs), "reason", bad)
+	}
+	if len(recs) > 0 {
+		written, skipped, dropped, err := r.restoreSpill(ctx, recs)
+		if err != nil {
+			sp.close()
+			return fmt.Errorf("write the %d events buffered in %s before the last stop: %w", len(recs), path, err)
+		}
+		r.log.Warn("store: events buffered during an outage before the last stop are in Redis now",
+			"file", path, "events", len(recs), "written", written, "already_there", skipped, "refused_fenced", dropped)
+	}
+	if err := sp.clear(); err != nil {
+		sp.close()
+		return err
+	}
+	r.spill = sp
+	return nil
 }
 
 // SetEpoch changes the writer's fencing token (after the lease was acquired again).
@@ -429,6 +470,11 @@ func (r *Redis) bufferLocked(ev *event.Event, data []byte, key string, cause err
 			"type", ev.Type, "buffer", r.bufCap, "error", cause)
 	}
 	seq := r.last.Load() + uint64(len(r.pending)) + 1
+	if r.spill != nil {
+		if err := r.spill.add(spillRecord{Seq: seq, Epoch: ev.Epoch, Key: key, Type: string(ev.Type), Data: data}); err != nil {
+			return fmt.Errorf("%w (Redis: %v)", err, cause)
+		}
+	}
 	r.pending = append(r.pending, pendingEvent{seq: seq, epoch: ev.Epoch, typ: ev.Type, data: data, key: key})
 	r.bufTotal.Add(1)
 	ev.Seq = seq
@@ -472,6 +518,7 @@ func (r *Redis) flush() {
 			r.bufMu.Lock()
 			n := len(r.pending)
 			r.pending = nil
+			r.clearSpillLocked()
 			r.bufMu.Unlock()
 			r.bufDropped.Add(uint64(n))
 			r.log.Error("store: the buffered events were refused: another site writes the log since (fenced): they are lost",
@@ -492,10 +539,23 @@ func (r *Redis) flush() {
 		left := len(r.pending)
 		if left == 0 {
 			r.pending = nil
+			r.clearSpillLocked()
 			r.log.Info("store: Redis takes writes again: the buffered events are written", "outage", time.Since(r.outageSince).Round(time.Millisecond),
 				"last_seq", seq)
 		}
 		r.bufMu.Unlock()
+	}
+}
+
+// clearSpillLocked empties the buffer's file once the buffer is empty; bufMu is
+// held. Should that fail, the events stay in the file and the next start finds
+// them in the log and skips them.
+func (r *Redis) clearSpillLocked() {
+	if r.spill == nil {
+		return
+	}
+	if err := r.spill.clear(); err != nil {
+		r.log.Error("store: the outage buffer file could not be emptied (its events are in Redis; the next start skips them)", "error", err)
 	}
 }
 
@@ -742,8 +802,16 @@ func (r *Redis) Close() error {
 		<-r.flushDone
 		r.flush() // a last try, now that no flusher runs
 		if n, _, _ := r.Buffered(); n > 0 {
-			r.log.Error("store: redis log closed with buffered events not written: they are lost", "events", n)
+			if r.spill != nil {
+				r.log.Warn("store: redis log closed with buffered events not written: they are kept in the buffer file for the next start",
+					"events", n, "file", r.spill.path)
+			} else {
+				r.log.Error("store: redis log closed with buffered events not written: they are lost", "events", n)
+			}
 		}
+	}
+	if r.spill != nil {
+		_ = r.spill.close()
 	}
 	return nil
 }

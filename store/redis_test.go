@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -618,6 +620,104 @@ func TestRedisBufferThroughOutage(t *testing.T) {
 	if err := l.Append(ctx, &event.Event{Type: event.CallCreated, Call: "late"}); !errors.Is(err, store.ErrFenced) {
 		t.Fatalf("Append after being fenced: %v, want ErrFenced", err)
 	}
+}
+
+// TestRedisBufferFileKeepsEventsAcrossAStop: with BufferFile, events buffered
+// while Redis is away survive the process: a log closed (or killed) before they
+// were written leaves them in the file, and the next OpenRedis writes them with
+// the sequence numbers they were given. A file whose events did reach Redis (a
+// crash before it was emptied) is recognised and nothing is written twice, a torn
+// last record is dropped, and events a newer epoch fenced are counted as dropped.
+func TestRedisBufferFileKeepsEventsAcrossAStop(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: 300 * time.Millisecond,
+		WriteTimeout: 300 * time.Millisecond, DialTimeout: 300 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	file := filepath.Join(t.TempDir(), "outage.buffer")
+	opts := store.RedisOptions{Buffer: 100, BufferFile: file, Epoch: 1}
+	ctx := context.Background()
+	l := openRedis(t, c, opts)
+	opts.Prefix = prefixOf(l)
+	appendCall := func(l *store.Redis, i int) {
+		t.Helper()
+		ev := &event.Event{Type: event.CallCreated, Call: fmt.Sprintf("call-%d", i)}
+		if err := l.Append(ctx, ev); err != nil {
+			t.Fatalf("Append %d: %v", i, err)
+		}
+		if ev.Seq != uint64(i) {
+			t.Fatalf("Append %d: seq %d", i, ev.Seq)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		appendCall(l, i)
+	}
+	proxy.Block()
+	for i := 4; i <= 6; i++ {
+		appendCall(l, i)
+	}
+	if err := l.Close(); err != nil { // Redis still away: the events stay in the file
+		t.Fatal(err)
+	}
+	kept, err := os.ReadFile(file)
+	if err != nil || len(kept) == 0 {
+		t.Fatalf("the buffer file after a stop during the outage: %d bytes, %v", len(kept), err)
+	}
+	if _, err := store.OpenRedis(ctx, func() store.RedisOptions { o := opts; o.Client = c; o.Logger = quiet; return o }()); err == nil {
+		t.Fatal("OpenRedis with Redis away and events in the buffer file: no error")
+	}
+	proxy.Unblock()
+
+	checkLog := func(want int) {
+		t.Helper()
+		r := openRedis(t, newClient(t, srv), store.RedisOptions{Prefix: opts.Prefix})
+		defer r.Close()
+		n := 0
+		if err := r.Replay(ctx, 0, func(ev *event.Event) error {
+			n++
+			if w := fmt.Sprintf("call-%d", n); ev.Seq != uint64(n) || ev.Call != w {
+				return fmt.Errorf("seq %d holds %s, want seq %d %s", ev.Seq, ev.Call, n, w)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Fatalf("the log holds %d events, want %d", n, want)
+		}
+	}
+	l2 := openRedis(t, c, opts) // writes 4..6
+	if fi, err := os.Stat(file); err != nil || fi.Size() != 0 {
+		t.Fatalf("the buffer file after its events were written: %v %v, want empty", fi, err)
+	}
+	checkLog(6)
+	appendCall(l2, 7)
+	l2.Close()
+
+	// A crash after the events reached Redis but before the file was emptied,
+	// with a torn record at its end.
+	if err := os.WriteFile(file, append(kept, 0, 0, 0, 9, 1), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	l3 := openRedis(t, c, opts)
+	checkLog(7)
+	appendCall(l3, 8)
+
+	// Another site takes over while events wait in the file: refused, counted.
+	proxy.Block()
+	appendCall(l3, 9)
+	l3.Close()
+	_, _, epochKey, _ := l3.Keys()
+	if err := newClient(t, srv).Set(ctx, epochKey, 2, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Unblock()
+	l4 := openRedis(t, c, opts)
+	defer l4.Close()
+	if _, _, dropped := l4.Buffered(); dropped != 1 {
+		t.Fatalf("events dropped as fenced: %d, want 1", dropped)
+	}
+	checkLog(8)
 }
 
 // prefixOf returns the prefix of a log from its keys.

@@ -466,6 +466,70 @@ store:
 	t.Logf("the log holds %d events, gapless, after the outage", last)
 }
 
+// TestRedisOutageSurvivesAKill: a work order is made while the single site's
+// Redis is away, so the engine holds it (and the call it belongs to) in its outage
+// buffer; the engine is then killed before Redis returns. The buffer is on disk:
+// started again once Redis is back, the engine writes what it had buffered first,
+// and the acknowledged work order and the call record are there.
+func TestRedisOutageSurvivesAKill(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	data := t.TempDir()
+	cfg := fmt.Sprintf(`
+site: only
+store:
+  redis: {addr: "%s", prefix: killed}
+  lease: {ttl: 1s, renew: 200ms, single_site: true}
+survey: {post_call: false}
+`, rs.Addr)
+	e := startEngine(t, engineOptions{Data: data, Config: cfg})
+	waitFor(t, 10*time.Second, "the site active", func() bool { return e.readyz() == http.StatusOK })
+	webrtcAgent(ctx, t, e, "1036", agentsim.Options{TalkFor: time.Second})
+	tok := e.login("1036") // before the outage: a login is an event too
+
+	rs.Pause()
+	_, _ = pressOne(ctx, t, e, media.Silence(time.Minute))
+	rec := e.waitCall("answered by 1036 and ended while Redis is away", 20*time.Second, func(c store.CallRecord) bool {
+		return c.Agent == "1036" && c.State == store.StateEnded
+	})
+	code, body, err := e.post("/api/v1/tickets", tok, `{"call": "`+rec.ID+`", "category": "complaint", "summary": "a pothole on Zhongshan Road", "disposition": "direct"}`)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("work order during the outage: %d %s %v", code, body, err)
+	}
+	var wo ticket.WorkOrder
+	if err := json.Unmarshal(body, &wo); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.metric("hotline_store_buffered_events"); n == 0 {
+		t.Fatal("hotline_store_buffered_events is 0 while Redis is paused")
+	}
+	e.kill()
+	rs.Resume()
+
+	e2 := startEngine(t, engineOptions{Data: data, Config: cfg})
+	waitFor(t, 10*time.Second, "the site active again", func() bool { return e2.readyz() == http.StatusOK })
+	code, _, body = e2.getAuth("/api/v1/tickets/"+wo.ID, e2.login("9001"))
+	if code != http.StatusOK {
+		t.Fatalf("the work order acknowledged during the outage, after the kill: %d %s", code, body)
+	}
+	var got ticket.WorkOrder
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Call != rec.ID || got.Summary != wo.Summary {
+		t.Errorf("work order after the kill: %+v, want call %s, summary %q", got, rec.ID, wo.Summary)
+	}
+	after := e2.waitCall("the call record after the kill", 5*time.Second, func(c store.CallRecord) bool { return c.ID == rec.ID })
+	if after.State != store.StateEnded || after.Agent != "1036" {
+		t.Errorf("call record after the kill: state %s agent %s, want ended by 1036", after.State, after.Agent)
+	}
+	if !strings.Contains(e2.stderr.String(), "events buffered during an outage before the last stop are in Redis now") {
+		t.Error("the restarted engine did not say it wrote the events buffered before the kill")
+	}
+}
+
 // TestFailoverHandsOnHookDeliveries: a work order is made at the active site while
 // the city's work-order system is down, so its delivery waits in that site's
 // outbox; the site is lost. The new active site finds the undelivered hook event

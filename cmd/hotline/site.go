@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,9 +158,14 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	if err != nil {
 		return fail(fmt.Errorf("store.lease: %w", err))
 	}
+	var bufferFile string
+	if cfg.Data != "" && *rc.Buffer > 0 {
+		// What is buffered through an outage survives a crash meanwhile.
+		bufferFile = filepath.Join(cfg.Data, redisBufferFile)
+	}
 	s.rlog, err = store.OpenRedis(ctx, store.RedisOptions{
 		Client: s.client, Prefix: s.prefix, EpochKey: s.lease.EpochKey(),
-		WaitReplicas: rc.WaitReplicas, WaitTimeout: rc.WaitTimeout, Buffer: *rc.Buffer, Logger: log,
+		WaitReplicas: rc.WaitReplicas, WaitTimeout: rc.WaitTimeout, Buffer: *rc.Buffer, BufferFile: bufferFile, Logger: log,
 	})
 	if err != nil {
 		return fail(err)
@@ -177,6 +183,10 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 		"events", s.wlog.appliedSeq(), "lease_ttl", s.ttl, "renew", s.renew)
 	return st, s, nil
 }
+
+// redisBufferFile holds, in the data folder, the events buffered while Redis is
+// away (store.RedisOptions.BufferFile).
+const redisBufferFile = "redis-outage.buffer"
 
 // readTimeout is the site's Redis read timeout: long enough for a WAIT, short
 // enough that an outage is noticed (and the events buffered) within about a second.
