@@ -25,6 +25,9 @@ var (
 	// ErrInvalidEvent is returned for a nil event or, by Store.Append, an event
 	// without a Type.
 	ErrInvalidEvent = errors.New("store: invalid event")
+	// ErrBufferFull: Redis cannot take writes and the outage buffer
+	// (RedisOptions.Buffer) holds as many events as it may.
+	ErrBufferFull = errors.New("store: outage buffer full")
 )
 
 // CorruptError reports a damaged record in the middle of a journal: a record that fails

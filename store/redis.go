@@ -462,7 +462,10 @@ func unavailable(err error) bool {
 // the error that started an outage (nil when joining one).
 func (r *Redis) bufferLocked(ev *event.Event, data []byte, key string, cause error) error {
 	if len(r.pending) >= r.bufCap {
-		return fmt.Errorf("store: redis log unavailable and its buffer is full (%d events): %w", r.bufCap, cause)
+		if cause == nil {
+			return fmt.Errorf("%w: redis log unavailable and its outage buffer is full (%d events)", ErrBufferFull, r.bufCap)
+		}
+		return fmt.Errorf("%w: redis log unavailable and its outage buffer is full (%d events): %w", ErrBufferFull, r.bufCap, cause)
 	}
 	if len(r.pending) == 0 {
 		r.outageSince = time.Now()

@@ -552,6 +552,44 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
+// BenchmarkRedisBufferedAppend measures Append while Redis is away and the event
+// goes to the outage buffer, in memory only and also fsynced to its file. Run:
+// go test ./store -run '^$' -bench RedisBufferedAppend -benchtime 2000x
+func BenchmarkRedisBufferedAppend(b *testing.B) {
+	srv := redistest.Start(b)
+	for _, file := range []bool{false, true} {
+		b.Run(fmt.Sprintf("file=%v", file), func(b *testing.B) {
+			proxy := redistest.NewProxy(b, srv.Addr)
+			c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: 300 * time.Millisecond,
+				WriteTimeout: 300 * time.Millisecond, DialTimeout: 300 * time.Millisecond, MaxRetries: -1})
+			defer c.Close()
+			opts := store.RedisOptions{Buffer: 1 << 20, Epoch: 1}
+			if file {
+				opts.BufferFile = filepath.Join(b.TempDir(), "outage.buffer")
+			}
+			l := openRedis(b, c, opts)
+			defer l.Close()
+			ctx := context.Background()
+			proxy.Block()
+			if err := l.Append(ctx, ev("first")); err != nil { // notices the outage
+				b.Fatal(err)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				t0 := time.Now()
+				if err := l.Append(ctx, ev(fmt.Sprint(i))); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			reportLatency(b, lat)
+			proxy.Unblock()
+		})
+	}
+}
+
 // TestRedisBufferThroughOutage: with Buffer, events appended while Redis does not
 // answer are accepted with the seq they will have, written in order (once each)
 // when it answers again, and Appends meanwhile queue behind them; events a newer
