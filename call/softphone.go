@@ -33,6 +33,11 @@ var (
 // earlyAnswer is how long an answer may come before its call rings here.
 const earlyAnswer = 2 * time.Second
 
+// setUpGrace is how long a call offered to an agent whose new media connection is
+// still being set up waits for it: the page may say ready as soon as its own side
+// is connected, a moment before this side's DTLS handshake is done.
+const setUpGrace = 3 * time.Second
+
 // softphone is a WebRTC agent's media connection.
 type softphone struct {
 	agent string
@@ -45,6 +50,7 @@ type softphone struct {
 	restore  *time.Timer   // running while the connection is down
 	ring     *ringing      // the offer ringing on the page
 	rang     chan struct{} // closed (and replaced) when a ring starts
+	changed  chan struct{} // closed (and replaced) when state changes
 	lostWhy  string
 	replaced bool // a new connection of the same agent took over
 }
@@ -83,7 +89,7 @@ func (m *Manager) Connect(ctx context.Context, agent, offer string, restart bool
 		}
 		return ans, err
 	}
-	ph := &softphone{agent: agent, lost: make(chan struct{}), rang: make(chan struct{})}
+	ph := &softphone{agent: agent, lost: make(chan struct{}), rang: make(chan struct{}), changed: make(chan struct{})}
 	log := m.log.With("agent_id", agent)
 	peer, ans, err := m.rtc.Accept(ctx, offer, log, func(s media.PeerState) { m.phoneState(ph, s) })
 	if err != nil {
@@ -109,6 +115,8 @@ func (m *Manager) phoneState(ph *softphone, s media.PeerState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ph.state = s
+	close(ph.changed)
+	ph.changed = make(chan struct{})
 	switch s {
 	case media.PeerConnected:
 		if ph.restore != nil {
@@ -198,6 +206,18 @@ func (m *Manager) MediaState(agent string) string {
 func (m *Manager) ringSoftphone(ctx context.Context, c party, agent string) (*agentLeg, error) {
 	m.mu.Lock()
 	ph := m.phones[agent]
+	for grace := time.After(setUpGrace); ph != nil && ph.state == media.PeerConnecting && !ph.gone; ph = m.phones[agent] {
+		changed := ph.changed
+		m.mu.Unlock()
+		select {
+		case <-changed:
+		case <-grace:
+			return nil, fmt.Errorf("%w: %s's media connection is still being set up after %v", ErrNoEndpoint, agent, setUpGrace)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		m.mu.Lock()
+	}
 	if ph == nil || ph.state != media.PeerConnected {
 		m.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s has no media connection up", ErrNoEndpoint, agent)
