@@ -13,7 +13,9 @@ type CommandKind uint8
 const (
 	// CmdEnqueue puts a call in a queue (Call, Queue, Priority, Caller). With
 	// Callback set it joins as a callback request (a call abandoned earlier that is
-	// to be called back).
+	// to be called back). With Reason ReasonRestored it takes up again a wait the
+	// log shows as not ended (a callback request, or a caller cut off while
+	// waiting, after a restart or a takeover): it is not counted as a new offer.
 	//
 	// With Agent set (a transfer to a named agent) the call is offered at once to
 	// that agent only, whatever their skills or pool: the agent must be ready, or

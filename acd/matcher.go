@@ -116,6 +116,12 @@ func (m *Matcher) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
+// SeedCounters sets the day's counters (Router.SeedCounters) on the matcher's
+// goroutine: a site that becomes active takes up the day's figures from the log.
+func (m *Matcher) SeedCounters(ctx context.Context, st Stats) error {
+	return m.do(ctx, request{query: func(r *Router) { r.SeedCounters(st) }})
+}
+
 // Position returns where call waits (Router.Position).
 func (m *Matcher) Position(ctx context.Context, call string) (Position, bool, error) {
 	var (

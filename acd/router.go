@@ -380,7 +380,9 @@ func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops in
 	e.consult = reason == reasonConsult
 	r.calls[call] = e
 	if !e.consult {
-		q.st.Offered++
+		if reason != ReasonRestored || target != nil {
+			q.st.Offered++
+		}
 		q.st.Waiting++
 	}
 	ev := event.Event{Type: event.QueueJoined, Call: call, Queue: q.cfg.Name, Skill: q.cfg.Skill,
@@ -419,7 +421,11 @@ func (r *Router) join(q *qstate, call, caller string, prio int, cb bool, hops in
 	}
 	if cb {
 		q.st.Callbacks++
-		r.event(event.Event{Type: event.CallbackScheduled, Call: call, Queue: q.cfg.Name, Caller: caller, Reason: "requested"})
+		why := "requested"
+		if ev.Reason == ReasonRestored {
+			why = ReasonRestored
+		}
+		r.event(event.Event{Type: event.CallbackScheduled, Call: call, Queue: q.cfg.Name, Caller: caller, Reason: why})
 	}
 	for i, s := range q.cfg.Widen {
 		r.pushDeadline(deadline{at: r.now.Add(s.After), kind: dlWiden, e: e, step: i})
@@ -1192,6 +1198,11 @@ func (r *Router) event(ev event.Event) {
 
 // reasonConsult marks a consult call's queue.joined event.
 const reasonConsult = "consult"
+
+// ReasonRestored is the Reason of a CmdEnqueue (and of its queue.joined event)
+// that takes up a wait the log shows as not ended: the call was offered already,
+// so neither the Router nor Recount counts it as offered again.
+const ReasonRestored = event.JoinRestored
 
 // keepConsult is the joined reason of e moving on: consult for a consult call.
 func keepConsult(e *entry, reason string) string {

@@ -203,9 +203,14 @@ func Recount(queues []queue.Config, cfg Config, events []event.Event) Stats {
 				consults[ev.Call] = true
 				continue
 			}
+			if ev.Reason == ReasonRestored && calls[ev.Call] != nil {
+				continue // the wait goes on where it was
+			}
 			calls[ev.Call] = &waiting{queue: ev.Queue, joined: ev.Time, estimate: ev.Estimate}
 			q := s.Queues[ev.Queue]
-			q.Offered++
+			if ev.Reason != ReasonRestored {
+				q.Offered++
+			}
 			q.Waiting++
 			s.Queues[ev.Queue] = q
 		case event.CallbackScheduled:

@@ -292,7 +292,9 @@ func (m *Manager) handoverCh() chan struct{} {
 
 // SeedACD sets the ACD's counters of today (midnight in loc) from the log, so that
 // after a restart the wallboard goes on from where the day stands, as the reports
-// and the metrics do. Call it after EndOrphans and before Start.
+// and the metrics do. Call it before Start, and again when a standby becomes
+// active (before Takeover): the day's figures are then the log's, the lost
+// site's included.
 func (m *Manager) SeedACD(loc *time.Location) {
 	if m.router == nil || m.store == nil {
 		return
@@ -313,7 +315,20 @@ func (m *Manager) SeedACD(loc *time.Location) {
 	if len(today) == 0 {
 		return
 	}
-	m.router.SeedCounters(acd.Recount(m.queueList, m.agentCfg, today))
+	st := acd.Recount(m.queueList, m.agentCfg, today)
+	m.mu.Lock()
+	running := m.runCtx != nil
+	m.mu.Unlock()
+	if running && m.matcher != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.matcher.SeedCounters(ctx, st); err != nil {
+			m.log.Warn("ACD counters not seeded from the log", "error", err)
+			return
+		}
+	} else {
+		m.router.SeedCounters(st)
+	}
 	m.log.Info("ACD counters go on from the log", "events_today", len(today))
 }
 
@@ -695,46 +710,6 @@ func inband(t *sip.Trunk, n media.Negotiated) bool {
 		return n.DTMF == 0
 	}
 	return false
-}
-
-// EndOrphans ends, in the log, every call the log shows as live: at start-up those are
-// calls the previous run was serving when it died (kill -9, power loss). Without this
-// they would stay "live" forever and the live counts would not add up. It returns how
-// many it ended.
-func (m *Manager) EndOrphans() int {
-	ended := 0
-	for {
-		orphans := m.store.Calls().List(store.CallFilter{State: store.FilterActive, Limit: store.MaxListLimit})
-		if len(orphans) == 0 {
-			break
-		}
-		for _, rec := range orphans {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if rec.State == store.StateRouted && rec.Route != nil {
-				// It was waiting (or ringing) in a queue: it leaves it, lost, so the
-				// day's figures still add up.
-				left := event.Event{Type: event.QueueLeft, Call: rec.ID, Time: m.clock.Now(), Queue: rec.Route.Queue,
-					Reason: "lost", Caller: rec.Caller}
-				if err := m.store.Append(ctx, &left); err != nil {
-					m.log.Error("orphan call's queue not left in the log", "call_id", rec.ID, "error", err)
-				}
-			}
-			ev := event.Event{Type: event.CallEnded, Call: rec.ID, Time: m.clock.Now(),
-				Side: event.SideEngine, Cause: "engine restarted: the call was lost"}
-			err := m.store.Append(ctx, &ev)
-			cancel()
-			if err != nil {
-				m.log.Error("orphan call not ended in the log", "call_id", rec.ID, "error", err)
-				return ended
-			}
-			m.metrics.result("lost")
-			ended++
-		}
-	}
-	if ended > 0 {
-		m.log.Warn("calls lost by the previous run ended in the log", "calls", ended)
-	}
-	return ended
 }
 
 // returnMemory gives the heap left by a burst of calls back to the system once the

@@ -11,43 +11,87 @@ import (
 	"github.com/hotline12345/hotline/acd"
 	"github.com/hotline12345/hotline/ivr"
 	"github.com/hotline12345/hotline/media"
+	"github.com/hotline12345/hotline/queue"
 
 	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/store"
 )
 
-func TestEndOrphans(t *testing.T) {
+// TestTakeoverAfterARestart: a single site's last run stopped with a call in the
+// menu, a caller waiting in the general queue and a callback request waiting
+// there. Started again, Takeover (as the engine runs it at start-up) ends the two
+// live calls with the restart's cause, and the ACD holds three callback requests:
+// the waiting caller and the request keep their wait (not offered again), the
+// caller who was in the menu is a new one. The ACD's numbers equal the recount of
+// the whole log, and a second pass changes nothing.
+func TestTakeoverAfterARestart(t *testing.T) {
 	st, err := store.New(store.NewMemory(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for _, ev := range []event.Event{
-		{Type: event.CallCreated, Call: "live", Caller: "1"},
-		{Type: event.CallAnswered, Call: "live"},
-		{Type: event.CallCreated, Call: "done", Caller: "2"},
+		{Type: event.CallCreated, Call: "menu", Caller: "13800000001"},
+		{Type: event.CallAnswered, Call: "menu"},
+		{Type: event.CallCreated, Call: "waits", Caller: "13800000002"},
+		{Type: event.CallAnswered, Call: "waits"},
+		{Type: event.MenuRouted, Call: "waits", Queue: "general"},
+		{Type: event.QueueJoined, Call: "waits", Queue: "general", Caller: "13800000002"},
+		{Type: event.CallCreated, Call: "asked", Caller: "13800000003"},
+		{Type: event.CallAnswered, Call: "asked"},
+		{Type: event.QueueJoined, Call: "asked", Queue: "general", Caller: "13800000003"},
+		{Type: event.CallbackScheduled, Call: "asked", Queue: "general", Caller: "13800000003", Reason: "requested"},
+		{Type: event.CallEnded, Call: "asked", Side: event.SideEngine, Cause: "callback requested"},
+		{Type: event.CallCreated, Call: "done", Caller: "13800000004"},
 		{Type: event.CallEnded, Call: "done", Side: event.SideCaller},
 	} {
 		if err := st.Append(ctx, &ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	m, err := NewManager(DefaultConfig(), Deps{Store: st})
+	queues := []queue.Config{{Name: "general", Skill: "call-taking", Hold: []string{"music"}}}
+	agents := acd.Config{Agents: []acd.AgentConfig{{ID: "1001", Skills: map[string]int{"call-taking": 5}}}}
+	m, err := NewManager(DefaultConfig(), Deps{Store: st, Queues: queues, Agents: agents})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := m.EndOrphans(); n != 1 {
-		t.Fatalf("ended %d orphans, want 1", n)
+	m.SeedACD(time.UTC)
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	m.Start(runCtx)
+	opts := TakeoverOptions{Cause: "engine restarted", Reason: "restart", Lost: "the last run's stop"}
+	res, err := m.Takeover(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	rec, _ := st.Calls().Get("live")
-	if rec.State != store.StateEnded || rec.Side != event.SideEngine || rec.Cause == "" {
-		t.Fatalf("orphan not ended: %+v", rec)
+	if res.Ended != 2 || res.Callbacks != 3 || res.Unreachable != 0 {
+		t.Fatalf("takeover after a restart: %+v, want 2 ended, 3 callbacks", res)
 	}
-	if st.Calls().Active() != 0 {
-		t.Fatalf("active = %d", st.Calls().Active())
+	for _, id := range []string{"menu", "waits"} {
+		if rec, _ := st.Calls().Get(id); rec.State != store.StateEnded || rec.Side != event.SideEngine || rec.Cause != "engine restarted" {
+			t.Errorf("call %s after the restart: %+v, want ended by the engine, cause engine restarted", id, rec)
+		}
 	}
-	if n := m.EndOrphans(); n != 0 {
-		t.Fatalf("second pass ended %d", n)
+	live, err := m.ACD().Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := live.Queues["general"]
+	if g.Offered != 3 || g.Waiting != 3 || g.Callbacks != 3 {
+		t.Errorf("general after the restart: %+v, want 3 offered (2 before, 1 new), 3 waiting callback requests", g)
+	}
+	var all []event.Event
+	stopFollow, err := st.Follow(ctx, 0, func(ev *event.Event) { all = append(all, *ev) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopFollow()
+	if r := acd.Recount(queues, agents, all).Queues["general"]; r.Offered != g.Offered || r.Waiting != g.Waiting || r.Callbacks != g.Callbacks {
+		t.Errorf("recount of the log %+v, live %+v: they must agree", r, g)
+	}
+	if res, err := m.Takeover(ctx, opts); err != nil || res.Ended != 0 || res.Callbacks != 0 {
+		t.Errorf("second pass: %+v %v, want nothing done", res, err)
 	}
 }
 

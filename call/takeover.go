@@ -30,6 +30,16 @@ type TakeoverOptions struct {
 	// Queue is where a cut-off call that had not been routed yet (it was in the
 	// menu) is called back from; empty means the first queue by name.
 	Queue string
+	// Cause is recorded on the calls it ends; empty means CauseSiteLost.
+	Cause string
+	// Reason is the queue.joined reason of the callback requests made for cut-off
+	// calls that were not waiting in a queue (in the menu, or talking); empty
+	// means "takeover". Those that were waiting keep their wait
+	// (acd.ReasonRestored), as do the callback requests that were waiting.
+	Reason string
+	// Lost names, in log lines, what cut the calls off: "the lost site" when
+	// empty.
+	Lost string
 }
 
 // TakeoverResult says what Takeover did.
@@ -66,7 +76,8 @@ type pendingCallback struct {
 
 // Takeover makes this site the one that serves the calls of a lost site. Call it
 // once the site holds the lease and writes the log with its new epoch, and before
-// it takes new calls. From the log (which the standby followed) it:
+// it takes new calls; a single site runs it at start-up for the calls its last run
+// left (with its own Cause, Reason and Lost). The ACD must be running (Start). From the log (which the standby followed) it:
 //   - ends every call not ended that this process does not serve itself (ringing,
 //     in the menu, queued or talking at the lost site: those callers were cut off),
 //     with side engine and cause "site lost";
@@ -74,6 +85,9 @@ type pendingCallback struct {
 //     that has a caller number (in the queue it was routed to, or opts.Queue), and
 //     again each callback request that was still waiting at the lost site, so that
 //     an agent calls them back (the ACD's callback offers dial through the trunk);
+//     a caller who was waiting in a queue, and a request that was waiting, keep
+//     their wait (acd.ReasonRestored: not offered again), the others are new
+//     offers (opts.Reason);
 //   - folds the work-order events into the work orders.
 //
 // A callback request already in the ACD is left as it is. The error is the first
@@ -85,8 +99,11 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	var order []string
 	hooks := map[string]*publishedHook{}
 	var hookOrder []string
+	waiting := map[string]bool{} // calls joined to a queue and not left
 	stop, err := m.store.Follow(ctx, 0, func(ev *event.Event) {
 		switch ev.Type {
+		case event.QueueJoined:
+			waiting[ev.Call] = true
 		case event.HookPublished:
 			if _, ok := hooks[ev.File]; !ok {
 				hookOrder = append(hookOrder, ev.File)
@@ -109,6 +126,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 			pending[ev.Call] = pendingCallback{call: ev.Call, queue: ev.Queue, caller: ev.Caller}
 		case event.QueueLeft:
 			delete(pending, ev.Call)
+			delete(waiting, ev.Call)
 		}
 	})
 	if err != nil {
@@ -125,8 +143,21 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 			}
 		}
 	}
+	if opts.Cause == "" {
+		opts.Cause = CauseSiteLost
+	}
+	if opts.Reason == "" {
+		opts.Reason = "takeover"
+	}
+	if opts.Lost == "" {
+		opts.Lost = "the lost site"
+	}
 	queued := map[string]bool{}
 	enqueue := func(id, q, caller string) {
+		reason := opts.Reason
+		if waiting[id] {
+			reason = acd.ReasonRestored // its wait goes on: it was offered already
+		}
 		if !m.hasQueue(q) {
 			q = defQueue
 		}
@@ -135,7 +166,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 			return
 		}
 		err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: id, Queue: q, Caller: caller,
-			Priority: TakeoverPriority, Callback: true, Reason: "takeover"})
+			Priority: TakeoverPriority, Callback: true, Reason: reason})
 		switch {
 		case err == nil:
 			res.Callbacks++
@@ -157,7 +188,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 				continue
 			}
 			ev := event.Event{Type: event.CallEnded, Call: rec.ID, Time: m.clock.Now(),
-				Side: event.SideEngine, Cause: CauseSiteLost}
+				Side: event.SideEngine, Cause: opts.Cause}
 			if err := m.store.Append(ctx, &ev); err != nil {
 				return res, fmt.Errorf("takeover: end call %s in the log: %w", rec.ID, err)
 			}
@@ -168,7 +199,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 			if rec.Route != nil {
 				q = rec.Route.Queue
 			}
-			m.log.Warn("takeover: call cut off at the lost site", "call_id", rec.ID, "state", rec.State,
+			m.log.Warn("call cut off by "+opts.Lost+": ended, to be called back", "call_id", rec.ID, "state", rec.State,
 				"caller", Masked(rec.Caller), "queue", q)
 			if rec.Direction == "outbound" && !strings.HasSuffix(rec.ID, "-cb") {
 				res.Unreachable++ // a follow-up survey call, not the citizen's request
@@ -219,7 +250,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 		}
 	}
 	if res.Ended > 0 || res.Callbacks > 0 {
-		m.log.Warn("takeover: calls cut off at the lost site ended; their callers will be called back",
+		m.log.Warn("calls cut off by "+opts.Lost+" ended; their callers will be called back",
 			"ended", res.Ended, "callbacks", res.Callbacks, "unreachable", res.Unreachable)
 	}
 	return res, nil

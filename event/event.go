@@ -36,7 +36,7 @@ const (
 	// Queues, offers and agents (written by the acd matcher). Duration in QueueLeft is
 	// the call's wait in that queue; Estimate in QueueJoined is the wait predicted at
 	// joining, so the estimate's error is a fold over the log.
-	QueueJoined       Type = "queue.joined"       // Queue, Skill, Priority, Caller, Estimate
+	QueueJoined       Type = "queue.joined"       // Queue, Skill, Priority, Caller, Estimate, Reason (why it came back; JoinRestored: not a new offer)
 	QueueLeft         Type = "queue.left"         // Queue, Reason (answered, abandoned, timed_out, full), Duration, Caller, Agent (answered)
 	QueueOverflowed   Type = "queue.overflowed"   // Queue, Reason (wait, estimate, no-primary): the backup pool may take the call
 	QueueMoved        Type = "queue.moved"        // Queue (where it is now), Priority, Reason (who moved it): a supervisor moved a waiting call
@@ -89,6 +89,12 @@ const (
 	// Site roles (the failover issue).
 	SiteRole Type = "site.role"
 )
+
+// JoinRestored is the Reason of a QueueJoined that takes up a wait the log shows
+// as not ended (a callback request, or a caller cut off while waiting, after a
+// restart or a takeover): the call was offered when it first joined, so folds
+// count it once.
+const JoinRestored = "restored"
 
 // Hang-up sides recorded in CallEnded.Side.
 const (

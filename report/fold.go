@@ -425,6 +425,10 @@ func (f *Fold) Apply(ev *event.Event) {
 		dk, _ := f.dayKey(ev.Time)
 		f.day(dk).menu[menuKey{ev.Node, ev.Digits}]++
 	case event.QueueJoined:
+		restored := ev.Reason == event.JoinRestored
+		if old := f.calls[ev.Call]; restored && old != nil && !old.left {
+			return // a wait taken up again after a restart or a takeover: it goes on
+		}
 		dk, h := f.dayKey(ev.Time)
 		e := &entry{call: ev.Call, queue: ev.Queue, day: dk, hour: h, joined: ev.Time, consult: IsConsult(ev.Call)}
 		f.calls[ev.Call] = e
@@ -436,7 +440,9 @@ func (f *Fold) Apply(ev *event.Event) {
 			b.Consults++
 			return
 		}
-		b.Offered++
+		if !restored { // offered when it first joined
+			b.Offered++
+		}
 		b.Waiting++
 	case event.CallbackScheduled:
 		e := f.calls[ev.Call]

@@ -252,6 +252,42 @@ func TestAgreesWithACD(t *testing.T) {
 	}
 }
 
+// TestRestoredJoin: a callback request waits when the engine stops; the next run
+// takes the wait up again (queue.joined with Reason restored) and an agent answers
+// it. The fold counts one offer, as acd.Recount does, and the day reconciles.
+func TestRestoredJoin(t *testing.T) {
+	at := func(m int) time.Time { return day0.Add(10*time.Hour + time.Duration(m)*time.Minute) }
+	evs := []event.Event{
+		{Type: event.QueueJoined, Call: "k1", Queue: "general", Time: at(0)},
+		{Type: event.CallbackScheduled, Call: "k1", Queue: "general", Reason: "requested", Time: at(1)},
+		{Type: event.QueueJoined, Call: "k1", Queue: "general", Reason: event.JoinRestored, Time: at(5)},
+		{Type: event.CallbackScheduled, Call: "k1", Queue: "general", Reason: event.JoinRestored, Time: at(5)},
+	}
+	qs := []queue.Config{{Name: "general", Skill: "call-taking"}}
+	check := func(stage string, offered, answered, waiting int) {
+		t.Helper()
+		l := NewLive(LiveOptions{Options: scriptOptions(), Now: func() time.Time { return day0.Add(17 * time.Hour) }})
+		f := NewFold(scriptOptions())
+		for i := range evs {
+			l.Apply(&evs[i])
+			f.Apply(&evs[i])
+		}
+		g, w := l.Today()["general"], acd.Recount(qs, acd.Config{}, evs).Queues["general"]
+		if g.Offered != offered || g.Answered != answered || g.Waiting != waiting {
+			t.Errorf("%s: fold offered %d answered %d waiting %d; want %d, %d, %d", stage, g.Offered, g.Answered, g.Waiting, offered, answered, waiting)
+		}
+		if g.Offered != w.Offered || g.Answered != w.Answered || g.Waiting != w.Waiting {
+			t.Errorf("%s: fold %+v, acd.Recount %+v", stage, g, w)
+		}
+		if v := f.Check(); len(v) != 0 {
+			t.Errorf("%s: violations %v", stage, v)
+		}
+	}
+	check("restored", 1, 0, 1)
+	evs = append(evs, event.Event{Type: event.QueueLeft, Call: "k1", Queue: "general", Reason: "answered", Duration: 6 * time.Minute, Time: at(6)})
+	check("answered", 1, 1, 0)
+}
+
 // TestRollUps: the same day0 seen by week and by month; a second day0 in the next week.
 func TestRollUps(t *testing.T) {
 	evs := scriptDay()

@@ -187,6 +187,14 @@ func TestFailoverTakeover(t *testing.T) {
 		n, err := b.callbacks("general")
 		return err == nil && n == 1
 	})
+	// The day's figures at the new active site are the log's: the caller was
+	// offered once, and waits on (as a callback request).
+	if q := queueOf(t, b, "general"); q.Offered != 1 || q.Waiting != 1 || q.Answered != 0 || q.Exited != 0 {
+		t.Errorf("general at the new active site: %+v, want 1 offered, 1 waiting", q)
+	}
+	if got := b.metric("hotline_queue_calls_offered_total", `queue="general"`); got != 1 {
+		t.Errorf("hotline_queue_calls_offered_total{general} = %v at the new active site, want 1", got)
+	}
 
 	for _, l := range strings.Split(b.stderr.String(), "\n") {
 		if strings.Contains(l, "site is active") {
@@ -233,6 +241,9 @@ func TestFailoverTakeover(t *testing.T) {
 		n, err := a2.callbacks("general")
 		return err == nil && n == 1
 	})
+	if q := queueOf(t, a2, "general"); q.Offered != 1 || q.Waiting != 1 {
+		t.Errorf("general at site-a after the switchover: %+v, want 1 offered, 1 waiting", q)
+	}
 }
 
 // TestFailoverAgentMoves: an agent talking to a citizen at the active site loses

@@ -139,7 +139,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer mgr.Close()
-	site.endOrphans(mgr)
+	site.loc = live.Location()
 	mgr.SeedACD(live.Location())
 	if !site.shared() { // a site of a pair repairs when it becomes active (it writes then)
 		if n := mgr.RepairRecordings(false, nil); n > 0 {
@@ -150,6 +150,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	mgr.Start(runCtx)
+	site.recoverCalls(mgr)
 	// The ACD's counters are today's, like the reports': they start again at
 	// midnight in the reports' time zone.
 	go mgr.ResetAtMidnight(runCtx, live.Location())

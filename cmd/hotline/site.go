@@ -46,9 +46,11 @@ func sessionKey(prefix, key string) string { return prefix + ":session:" + key }
 
 // site runs the engine's role. Without Redis it is inert: always active.
 type site struct {
-	name string
-	log  *slog.Logger
-	st   *store.Store
+	name  string
+	log   *slog.Logger
+	st    *store.Store
+	queue string         // where a cut-off caller who was in the menu is called back from
+	loc   *time.Location // the reports' zone: the ACD's day starts at its midnight
 
 	// Redis only (nil otherwise).
 	client *redis.Client
@@ -59,7 +61,6 @@ type site struct {
 	prefix string
 	ttl    time.Duration
 	renew  time.Duration
-	queue  string // where cut-off calls not yet routed are called back from
 
 	waitReplicas int // store.redis.wait_replicas
 
@@ -98,7 +99,10 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	if err := cfg.ValidateStore(); err != nil {
 		return nil, nil, err
 	}
-	s := &site{name: cfg.Site, log: log, wake: make(chan struct{}, 1)}
+	s := &site{name: cfg.Site, log: log, wake: make(chan struct{}, 1), loc: time.Local}
+	if len(cfg.Queues) > 0 {
+		s.queue = cfg.Queues[0].Name
+	}
 	if cfg.Store.Redis == nil {
 		st, err := openStore(cfg.Data, log)
 		if err != nil {
@@ -115,9 +119,6 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	redis.SetLogger(redisLogger{log})
 	s.prefix, s.ttl, s.renew = rc.Prefix, cfg.Store.Lease.TTL, cfg.Store.Lease.Renew
 	s.waitReplicas = rc.WaitReplicas
-	if len(cfg.Queues) > 0 {
-		s.queue = cfg.Queues[0].Name
-	}
 	if len(rc.Sentinels) > 0 {
 		// The site finds the master through a majority of the Sentinels (at each
 		// dial) and needs that majority to hold the lease: see failover.SentinelQuorum.
@@ -308,14 +309,30 @@ func (r redisSessions) Remove(ctx context.Context, key string) error {
 // shared reports whether the log is shared with another site (Redis).
 func (s *site) shared() bool { return s.rlog != nil }
 
-// endOrphans ends the calls a previous run left live in a journal. With a shared
-// log those calls may be the other site's: Takeover deals with them when this site
-// becomes active.
-func (s *site) endOrphans(m *call.Manager) {
-	if !s.shared() {
-		m.EndOrphans()
+// recoverCalls deals with the calls a previous run of a single site left live in
+// its log, as a takeover does with a lost site's: they are ended, and their callers
+// (and the callback requests that were waiting) are put on the callback list; a
+// caller who was waiting keeps the wait. With a shared log those calls may be the
+// other site's: Takeover deals with them when this site becomes active. Call it
+// once the ACD runs.
+func (s *site) recoverCalls(m *call.Manager) {
+	if s.shared() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := m.Takeover(ctx, call.TakeoverOptions{Queue: s.queue, Cause: causeRestarted, Reason: "restart", Lost: "the last run's stop"})
+	if err != nil {
+		s.log.Error("the calls the last run left were not all ended", "error", err)
+	}
+	if res.Ended > 0 || res.Callbacks > 0 {
+		s.log.Warn("calls the last run left: ended, callers to be called back", "ended", res.Ended,
+			"callbacks", res.Callbacks, "unreachable", res.Unreachable)
 	}
 }
+
+// causeRestarted is the cause recorded on a call that a stop of the engine cut off.
+const causeRestarted = "engine restarted: the call was lost"
 
 // standby reports whether this site is the standby (its API is read-only then).
 func (s *site) standby() bool { return s.shared() && !s.active.Load() }
@@ -579,6 +596,9 @@ func (s *site) becomeActive(ctx context.Context, w roleWant) {
 	}
 	s.takeovers.Add(1)
 	accepting := time.Since(w.at)
+	// The day's figures are the log's (the lost site's calls included) before
+	// the cut-off callers are queued again here.
+	s.mgr.SeedACD(s.loc)
 	res, err := s.mgr.Takeover(ctx, call.TakeoverOptions{Serving: s.wlog.serving, Queue: s.queue})
 	if err != nil {
 		s.log.Error("takeover: the cut-off calls were not all handled", "error", err)

@@ -1,0 +1,45 @@
+package acd
+
+import (
+	"testing"
+
+	"github.com/hotline12345/hotline/queue"
+)
+
+// TestRestoredWaitIsNotOfferedAgain: a run leaves a callback request waiting and
+// stops; the next run (a new Router, its counters seeded from the log) takes the
+// wait up again with ReasonRestored. The day's recount over both runs' events
+// and the new Router's numbers agree: one offer, one waiting callback request,
+// and, once an agent answers it, one answered and nothing waiting.
+func TestRestoredWaitIsNotOfferedAgain(t *testing.T) {
+	queues := []queue.Config{q("g", "s")}
+	agents := []AgentConfig{ag("a1", Primary, "s", 5)}
+	first := newHarness(t, queues, agents)
+	first.do(enq("c1", "g", 0), Command{Kind: CmdCallback, Call: "c1"})
+	if s := first.stats("g"); s.Offered != 1 || s.Waiting != 1 || s.Callbacks != 1 {
+		t.Fatalf("first run: %+v, want 1 offered, 1 waiting callback", s)
+	}
+
+	// The second run's harness checks its numbers against the recount of the
+	// whole day's events, the first run's included, after every step.
+	second := newHarness(t, queues, agents)
+	second.events = append(second.events, first.events...)
+	second.r.SeedCounters(Recount(queues, second.cfg, first.events))
+	second.do(Command{Kind: CmdEnqueue, Call: "c1", Queue: "g", Caller: "138c1", Callback: true, Reason: ReasonRestored})
+	both := func() Stats { return Recount(queues, second.cfg, second.events) }
+	for _, s := range []QueueStats{second.stats("g"), both().Queues["g"]} {
+		if s.Offered != 1 || s.Waiting != 1 || s.Callbacks != 1 {
+			t.Fatalf("after the restore: %+v, want 1 offered, 1 waiting callback", s)
+		}
+	}
+	second.do(login("a1"))
+	second.wantOffers("c1>a1")
+	second.do(accept("c1", "a1"))
+	live, recount := second.stats("g"), both().Queues["g"]
+	if live.Offered != 1 || live.Answered != 1 || live.Waiting != 0 || live.Callbacks != 0 {
+		t.Fatalf("answered after the restore: %+v, want 1 offered, 1 answered, none waiting", live)
+	}
+	if d := statsDiff(Stats{Queues: map[string]QueueStats{"g": live}}, Stats{Queues: map[string]QueueStats{"g": recount}}); d != "" {
+		t.Fatalf("live and recount differ after the restore:\n%s", d)
+	}
+}
