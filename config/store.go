@@ -38,11 +38,16 @@ type Redis struct {
 	WaitReplicas int `yaml:"wait_replicas"`
 	// WaitTimeout bounds that wait; default 200ms, at most 4s.
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
-	// Buffer is how many events the site keeps in memory while Redis cannot take
-	// them (an outage, a restart, a failover under way), written in order when it
-	// can again; the calls go on meanwhile. Default 10000; 0 turns it off (an
-	// event that cannot be written then fails the call's step).
+	// Buffer is how many events the site keeps while Redis cannot take them (an
+	// outage, a restart, a failover under way), written in order when it can
+	// again; the calls go on meanwhile. With a data folder they are also fsynced
+	// to redis-outage.buffer there, so that a crash meanwhile loses none. Default
+	// 10000; 0 turns it off (an event that cannot be written then fails the
+	// call's step).
 	Buffer *int `yaml:"buffer"`
+	// StartWait is how long the engine, starting, waits for Redis to answer
+	// (saying so every few seconds) before it gives up with the error. Default 30s.
+	StartWait time.Duration `yaml:"start_wait"`
 }
 
 // Lease is the active site's lease in Redis.
@@ -66,6 +71,7 @@ const (
 	DefaultRedisWaitTimeout = 200 * time.Millisecond
 	DefaultLeaseTTL         = 3 * time.Second
 	DefaultRedisBuffer      = 10000
+	DefaultRedisStartWait   = 30 * time.Second
 	maxRedisWaitTimeout     = 4 * time.Second // below go-redis' 5 s read timeout
 )
 
@@ -117,6 +123,12 @@ func (c *Config) ValidateStore() error {
 		}
 		if r.WaitReplicas < 0 {
 			add("store.redis.wait_replicas", "0 or more")
+		}
+		switch {
+		case r.StartWait == 0:
+			r.StartWait = DefaultRedisStartWait
+		case r.StartWait < 0:
+			add("store.redis.start_wait", fmt.Sprintf("%v: a duration, 0 or more (0: %v)", r.StartWait, DefaultRedisStartWait))
 		}
 		switch {
 		case r.WaitTimeout == 0:

@@ -21,6 +21,7 @@ func TestValidateStore(t *testing.T) {
 		{"lease without redis", "store:\n  lease: {ttl: 1s}\n", "store.lease: a lease needs store.redis"},
 		{"renew too long", "store:\n  redis: {addr: 127.0.0.1:6379}\n  lease: {ttl: 1s, renew: 600ms}\n", "store.lease.renew"},
 		{"wait timeout", "store:\n  redis: {addr: 127.0.0.1:6379, wait_timeout: 10s}\n", "store.redis.wait_timeout"},
+		{"start wait", "store:\n  redis: {addr: 127.0.0.1:6379, start_wait: -1s}\n", "store.redis.start_wait"},
 		{"site with slash", "site: a/b\n", "site:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,7 +39,8 @@ func TestValidateStore(t *testing.T) {
 			}
 			if tc.want == "" && c.Store.Redis != nil {
 				if c.Store.Redis.Prefix != DefaultRedisPrefix || c.Store.Redis.WaitTimeout != DefaultRedisWaitTimeout ||
-					c.Store.Lease.TTL != DefaultLeaseTTL || c.Store.Lease.Renew != 500*time.Millisecond {
+					c.Store.Lease.TTL != DefaultLeaseTTL || c.Store.Lease.Renew != 500*time.Millisecond ||
+					c.Store.Redis.StartWait != DefaultRedisStartWait {
 					t.Errorf("defaults not filled: %+v %+v", *c.Store.Redis, c.Store.Lease)
 				}
 			}

@@ -541,6 +541,39 @@ survey: {post_call: false}
 	}
 }
 
+// TestRedisAwayAtStart: the engine is started while its Redis does not answer
+// (restarted together, or during an outage): it says it waits for Redis, and comes
+// up (active, taking calls) once Redis answers, instead of failing at once.
+func TestRedisAwayAtStart(t *testing.T) {
+	requireTool(t, "redis-server", "redis-server")
+	rs := redistest.Start(t)
+	rs.Pause()
+	resumed := make(chan struct{})
+	go func() {
+		defer close(resumed)
+		time.Sleep(2500 * time.Millisecond)
+		rs.Resume()
+	}()
+	e := startEngine(t, engineOptions{Config: fmt.Sprintf(`
+site: only
+store:
+  redis: {addr: "%s", prefix: late}
+  lease: {ttl: 1s, renew: 200ms, single_site: true}
+`, rs.Addr)})
+	<-resumed
+	waitFor(t, 10*time.Second, "the site active", func() bool { return e.readyz() == http.StatusOK })
+	log := e.stderr.String()
+	for _, want := range []string{"store.redis: waiting for Redis before starting", "store.redis: Redis answers: starting"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the engine's log does not say %q", want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pressOne(ctx, t, e, nil)
+	e.waitCall("a call routed", 20*time.Second, func(c store.CallRecord) bool { return c.State == store.StateRouted })
+}
+
 // TestFailoverHandsOnHookDeliveries: a work order is made at the active site while
 // the city's work-order system is down, so its delivery waits in that site's
 // outbox; the site is lost. The new active site finds the undelivered hook event

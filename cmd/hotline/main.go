@@ -115,7 +115,7 @@ func serve(quit <-chan struct{}, args []string, stdout, stderr io.Writer) error 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, site, err := openSite(cfg, log, reg)
+	st, site, err := openSite(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ type roleWant struct {
 // openSite opens the event log the configuration names and the Store over it (the
 // call openStore was), and returns the site that runs the role. Without store.redis
 // that is the journal (or memory) as before, and the site is always active.
-func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*store.Store, *site, error) {
+func openSite(sigCtx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*store.Store, *site, error) {
 	if err := cfg.ValidateStore(); err != nil {
 		return nil, nil, err
 	}
@@ -133,8 +133,6 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	if where == "" {
 		where = "master " + rc.Master + " of sentinels " + strings.Join(rc.Sentinels, ",")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	fail := func(err error) (*store.Store, *site, error) {
 		_ = s.client.Close()
 		if s.quorum != nil {
@@ -142,9 +140,11 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 		}
 		return nil, nil, err
 	}
-	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fail(fmt.Errorf("store.redis: cannot reach Redis (%s): %w", where, err))
+	if err := waitForRedis(sigCtx, s.client, where, rc.StartWait, log); err != nil {
+		return fail(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var err error
 	var confirm func(context.Context) error
 	if s.quorum != nil {
@@ -183,6 +183,39 @@ func openSite(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	log.Info("event log in Redis: standby until this site holds the lease", "redis", where, "prefix", s.prefix,
 		"events", s.wlog.appliedSeq(), "lease_ttl", s.ttl, "renew", s.renew)
 	return st, s, nil
+}
+
+// waitForRedis pings Redis until it answers, for at most wait (or until a
+// signal): an engine started while Redis is away (restarting with it, or during
+// an outage) comes up when Redis does, instead of failing at once.
+func waitForRedis(ctx context.Context, c *redis.Client, where string, wait time.Duration, log *slog.Logger) error {
+	start := time.Now()
+	var said time.Time
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.Ping(pctx).Err()
+		cancel()
+		if err == nil {
+			if !said.IsZero() {
+				log.Info("store.redis: Redis answers: starting", "redis", where, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("store.redis: stopped while waiting for Redis (%s): %w", where, err)
+		case time.Since(start) >= wait:
+			return fmt.Errorf("store.redis: cannot reach Redis (%s) within store.redis.start_wait %v: %w", where, wait, err)
+		case said.IsZero() || time.Since(said) >= 5*time.Second:
+			said = time.Now()
+			log.Warn("store.redis: waiting for Redis before starting", "redis", where, "error", err,
+				"waited", time.Since(start).Round(time.Second), "start_wait", wait)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // redisBufferFile holds, in the data folder, the events buffered while Redis is
