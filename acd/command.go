@@ -75,10 +75,16 @@ const (
 	// Its name and skill cannot change (ErrBadCommand). Calls waiting keep the
 	// deadlines they joined with; new calls and offers follow the new settings.
 	CmdConfigureQueue
+	// CmdEndWait ends a wait the log shows open that will not go on here (Call,
+	// Queue, Caller): a caller cut off while waiting, by a restart or the loss of
+	// a site, who cannot be called back (no number). The Router takes the wait up
+	// (queue.joined restored, not a new offer) and lets it leave at once as
+	// "lost", so the day's figures close it.
+	CmdEndWait
 )
 
 var commandNames = []string{"", "enqueue", "hangup", "callback", "login", "logout", "set-state",
-	"accept", "reject", "connected", "endpoint-gone", "reset-counters", "move", "configure-agent", "configure-queue"}
+	"accept", "reject", "connected", "endpoint-gone", "reset-counters", "move", "configure-agent", "configure-queue", "end-wait"}
 
 // String returns the command's name.
 func (k CommandKind) String() string {

@@ -116,10 +116,10 @@ func (m *Matcher) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-// SeedCounters sets the day's counters (Router.SeedCounters) on the matcher's
-// goroutine: a site that becomes active takes up the day's figures from the log.
-func (m *Matcher) SeedCounters(ctx context.Context, st Stats) error {
-	return m.do(ctx, request{query: func(r *Router) { r.SeedCounters(st) }})
+// ReseedCounters applies Router.ReseedCounters on the matcher's goroutine: a
+// site that becomes active takes up the day's figures from the log.
+func (m *Matcher) ReseedCounters(ctx context.Context, base, st Stats) error {
+	return m.do(ctx, request{query: func(r *Router) { r.ReseedCounters(base, st) }})
 }
 
 // Position returns where call waits (Router.Position).

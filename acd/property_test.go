@@ -171,8 +171,11 @@ func randomCommand(rng *rand.Rand, h *harness, queues []queue.Config, agents []A
 	case n < 20:
 		c := Command{Kind: CmdEnqueue, Call: call, Queue: queues[rng.IntN(len(queues))].Name,
 			Priority: rng.IntN(3), Caller: "1" + call, Callback: rng.IntN(10) == 0}
-		if rng.IntN(10) == 0 { // a wait taken up again after a restart
+		switch rng.IntN(12) {
+		case 0: // a wait taken up again after a restart
 			c.Reason = ReasonRestored
+		case 1: // a wait a restart closes
+			return Command{Kind: CmdEndWait, Call: call, Queue: c.Queue, Caller: c.Caller}
 		}
 		if rng.IntN(5) == 0 { // a transfer to a named agent, most often a ready one
 			c.Callback, c.Agent = false, id

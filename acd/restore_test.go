@@ -43,3 +43,26 @@ func TestRestoredWaitIsNotOfferedAgain(t *testing.T) {
 		t.Fatalf("live and recount differ after the restore:\n%s", d)
 	}
 }
+
+// TestReseedKeepsWhatCameSince: a standby's Router is taken up to the log's day
+// (Recount up to a point) while it already takes calls: what it counted after its
+// numbers were taken as the base stays on top of the log's figures.
+func TestReseedKeepsWhatCameSince(t *testing.T) {
+	queues := []queue.Config{q("g", "s")}
+	agents := []AgentConfig{ag("a1", Primary, "s", 5)}
+	lost := newHarness(t, queues, agents) // the lost site's day
+	lost.do(login("a1"), enq("c1", "g", 0), accept("c1", "a1"), hangup("c1"), enq("c2", "g", 0), hangup("c2"))
+
+	standby := newHarness(t, queues, agents)
+	base := standby.r.Stats()
+	standby.do(enq("n1", "g", 0)) // a new call, after the base
+	standby.r.ReseedCounters(base, Recount(queues, standby.cfg, lost.events))
+	got := standby.stats("g")
+	want := lost.stats("g")
+	if got.Offered != want.Offered+1 || got.Answered != want.Answered || got.Abandoned != want.Abandoned || got.Waiting != 1 {
+		t.Fatalf("after the reseed: %+v; want the lost site's %+v plus one offered and waiting", got, want)
+	}
+	if a := standby.r.Stats().Agents["a1"]; a.Calls != 1 {
+		t.Errorf("agent a1 after the reseed: %d calls, want 1 (the log's)", a.Calls)
+	}
+}

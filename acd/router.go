@@ -293,6 +293,8 @@ func (r *Router) apply(c Command) error {
 		return r.configureAgent(c)
 	case CmdConfigureQueue:
 		return r.configureQueue(c)
+	case CmdEndWait:
+		return r.endWait(c)
 	}
 	return fmt.Errorf("%w: kind %v", ErrBadCommand, c.Kind)
 }
@@ -514,6 +516,24 @@ func (r *Router) leave(e *entry, reason string, by *agent) {
 		q.st.count(reason, wait, e.Estimate, e.Callback, q.cfg.ServiceLevel.Within)
 	}
 	r.event(ev)
+}
+
+// endWait is CmdEndWait.
+func (r *Router) endWait(c Command) error {
+	q, ok := r.byQueue[c.Queue]
+	switch {
+	case c.Call == "":
+		return fmt.Errorf("%w: end-wait without a call id", ErrBadCommand)
+	case !ok:
+		return fmt.Errorf("%w %q (call %s)", ErrUnknownQueue, c.Queue, c.Call)
+	case r.calls[c.Call] != nil:
+		return fmt.Errorf("%w: %s", ErrDuplicateCall, c.Call)
+	}
+	r.event(event.Event{Type: event.QueueJoined, Call: c.Call, Queue: q.cfg.Name, Skill: q.cfg.Skill,
+		Caller: c.Caller, Reason: ReasonRestored})
+	q.st.count("lost", 0, 0, false, q.cfg.ServiceLevel.Within)
+	r.event(event.Event{Type: event.QueueLeft, Call: c.Call, Queue: q.cfg.Name, Reason: "lost", Caller: c.Caller})
+	return nil
 }
 
 func (r *Router) hangup(c Command) error {

@@ -303,3 +303,42 @@ func (r *Router) SeedCounters(st Stats) {
 		a.st.Calls, a.st.Missed, a.st.Rejected, a.st.Time = s.Calls, s.Missed, s.Rejected, s.Time
 	}
 }
+
+// ReseedCounters sets the day counters to st, the Recount of the day's events up
+// to some point, plus what the Router counted since base, its own Stats taken at
+// that point: a standby that becomes active takes up the day's figures from the
+// log while it already takes calls. With base equal to the Router's numbers now
+// it is SeedCounters.
+func (r *Router) ReseedCounters(base, st Stats) {
+	for _, q := range r.queues {
+		s, ok := st.Queues[q.cfg.Name]
+		if !ok {
+			continue
+		}
+		b := base.Queues[q.cfg.Name]
+		c := &q.st
+		c.Offered += s.Offered - b.Offered
+		c.Answered += s.Answered - b.Answered
+		c.AnsweredInTarget += s.AnsweredInTarget - b.AnsweredInTarget
+		c.Abandoned += s.Abandoned - b.Abandoned
+		c.ShortAbandoned += s.ShortAbandoned - b.ShortAbandoned
+		c.Overflowed += s.Overflowed - b.Overflowed
+		c.Exited += s.Exited - b.Exited
+		c.AnswerWait += s.AnswerWait - b.AnswerWait
+		c.Estimated += s.Estimated - b.Estimated
+		c.EstimateError += s.EstimateError - b.EstimateError
+	}
+	for _, a := range r.agents {
+		s, ok := st.Agents[a.cfg.ID]
+		if !ok {
+			continue
+		}
+		b := base.Agents[a.cfg.ID]
+		a.st.Calls += s.Calls - b.Calls
+		a.st.Missed += s.Missed - b.Missed
+		a.st.Rejected += s.Rejected - b.Rejected
+		for i := range a.st.Time {
+			a.st.Time[i] += s.Time[i] - b.Time[i]
+		}
+	}
+}

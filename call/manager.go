@@ -292,9 +292,8 @@ func (m *Manager) handoverCh() chan struct{} {
 
 // SeedACD sets the ACD's counters of today (midnight in loc) from the log, so that
 // after a restart the wallboard goes on from where the day stands, as the reports
-// and the metrics do. Call it before Start, and again when a standby becomes
-// active (before Takeover): the day's figures are then the log's, the lost
-// site's included.
+// and the metrics do. Call it before Start (a standby that becomes active uses
+// ACDCounters and ReseedACD).
 func (m *Manager) SeedACD(loc *time.Location) {
 	if m.router == nil || m.store == nil {
 		return
@@ -315,21 +314,44 @@ func (m *Manager) SeedACD(loc *time.Location) {
 	if len(today) == 0 {
 		return
 	}
-	st := acd.Recount(m.queueList, m.agentCfg, today)
-	m.mu.Lock()
-	running := m.runCtx != nil
-	m.mu.Unlock()
-	if running && m.matcher != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := m.matcher.SeedCounters(ctx, st); err != nil {
-			m.log.Warn("ACD counters not seeded from the log", "error", err)
-			return
-		}
-	} else {
-		m.router.SeedCounters(st)
-	}
+	m.router.SeedCounters(acd.Recount(m.queueList, m.agentCfg, today))
 	m.log.Info("ACD counters go on from the log", "events_today", len(today))
+}
+
+// ACDCounters returns the ACD's numbers now (the base of a later ReseedACD).
+func (m *Manager) ACDCounters(ctx context.Context) (acd.Stats, error) {
+	if m.matcher == nil {
+		return acd.Stats{}, nil
+	}
+	return m.matcher.Stats(ctx)
+}
+
+// ReseedACD sets the running ACD's counters of today (midnight in loc) to the
+// Recount of the log's events up to seq upTo, plus what the ACD counted since its
+// numbers were base (ACDCounters taken when the log stood at upTo). A standby
+// that becomes active calls it after it takes calls: the day's figures are then
+// the log's, the lost site's included, and nothing counted meanwhile is lost.
+func (m *Manager) ReseedACD(ctx context.Context, loc *time.Location, upTo uint64, base acd.Stats) error {
+	if m.matcher == nil || m.store == nil {
+		return nil
+	}
+	now := m.clock.Now().In(loc)
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	var today []event.Event
+	stop, err := m.store.Follow(ctx, 0, func(ev *event.Event) {
+		if ev.Seq <= upTo && !ev.Time.Before(midnight) {
+			today = append(today, *ev)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("reseed the ACD's counters: %w", err)
+	}
+	stop()
+	if err := m.matcher.ReseedCounters(ctx, base, acd.Recount(m.queueList, m.agentCfg, today)); err != nil {
+		return fmt.Errorf("reseed the ACD's counters: %w", err)
+	}
+	m.log.Info("ACD counters take up the day from the log", "events_today", len(today), "up_to_seq", upTo)
+	return nil
 }
 
 // ResetAtMidnight starts the ACD's counters again at every midnight in loc (a new

@@ -45,12 +45,25 @@ func TestTakeoverAfterARestart(t *testing.T) {
 		{Type: event.CallEnded, Call: "asked", Side: event.SideEngine, Cause: "callback requested"},
 		{Type: event.CallCreated, Call: "done", Caller: "13800000004"},
 		{Type: event.CallEnded, Call: "done", Side: event.SideCaller},
+		// Its wait in general ran out and the queue's exit sent it to business.
+		{Type: event.CallCreated, Call: "moved", Caller: "13800000005"},
+		{Type: event.CallAnswered, Call: "moved"},
+		{Type: event.MenuRouted, Call: "moved", Queue: "general"},
+		{Type: event.QueueJoined, Call: "moved", Queue: "general", Caller: "13800000005"},
+		{Type: event.QueueLeft, Call: "moved", Queue: "general", Reason: "timed_out", Caller: "13800000005"},
+		{Type: event.QueueJoined, Call: "moved", Queue: "business", Caller: "13800000005"},
+		// A withheld number: it cannot be called back.
+		{Type: event.CallCreated, Call: "anon"},
+		{Type: event.CallAnswered, Call: "anon"},
+		{Type: event.MenuRouted, Call: "anon", Queue: "general"},
+		{Type: event.QueueJoined, Call: "anon", Queue: "general"},
 	} {
 		if err := st.Append(ctx, &ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	queues := []queue.Config{{Name: "general", Skill: "call-taking", Hold: []string{"music"}}}
+	queues := []queue.Config{{Name: "general", Skill: "call-taking", Hold: []string{"music"}},
+		{Name: "business", Skill: "call-taking", Hold: []string{"music"}}}
 	agents := acd.Config{Agents: []acd.AgentConfig{{ID: "1001", Skills: map[string]int{"call-taking": 5}}}}
 	m, err := NewManager(DefaultConfig(), Deps{Store: st, Queues: queues, Agents: agents})
 	if err != nil {
@@ -60,15 +73,15 @@ func TestTakeoverAfterARestart(t *testing.T) {
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
 	m.Start(runCtx)
-	opts := TakeoverOptions{Cause: "engine restarted", Reason: "restart", Lost: "the last run's stop"}
+	opts := TakeoverOptions{Queue: "general", Cause: "engine restarted", Reason: "restart", Lost: "the last run's stop"}
 	res, err := m.Takeover(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Ended != 2 || res.Callbacks != 3 || res.Unreachable != 0 {
-		t.Fatalf("takeover after a restart: %+v, want 2 ended, 3 callbacks", res)
+	if res.Ended != 4 || res.Callbacks != 4 || res.Unreachable != 1 {
+		t.Fatalf("takeover after a restart: %+v, want 4 ended, 4 callbacks, 1 unreachable", res)
 	}
-	for _, id := range []string{"menu", "waits"} {
+	for _, id := range []string{"menu", "waits", "moved", "anon"} {
 		if rec, _ := st.Calls().Get(id); rec.State != store.StateEnded || rec.Side != event.SideEngine || rec.Cause != "engine restarted" {
 			t.Errorf("call %s after the restart: %+v, want ended by the engine, cause engine restarted", id, rec)
 		}
@@ -77,9 +90,12 @@ func TestTakeoverAfterARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := live.Queues["general"]
-	if g.Offered != 3 || g.Waiting != 3 || g.Callbacks != 3 {
-		t.Errorf("general after the restart: %+v, want 3 offered (2 before, 1 new), 3 waiting callback requests", g)
+	g, b := live.Queues["general"], live.Queues["business"]
+	if g.Offered != 5 || g.Waiting != 3 || g.Callbacks != 3 || g.Exited != 2 {
+		t.Errorf("general after the restart: %+v, want 5 offered (4 before, 1 new), 3 waiting callback requests, 2 exited (moved on, and the withheld number lost)", g)
+	}
+	if b.Offered != 1 || b.Waiting != 1 || b.Callbacks != 1 {
+		t.Errorf("business after the restart: %+v, want the moved caller: 1 offered, waiting as a callback request", b)
 	}
 	var all []event.Event
 	stopFollow, err := st.Follow(ctx, 0, func(ev *event.Event) { all = append(all, *ev) })
@@ -87,8 +103,12 @@ func TestTakeoverAfterARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopFollow()
-	if r := acd.Recount(queues, agents, all).Queues["general"]; r.Offered != g.Offered || r.Waiting != g.Waiting || r.Callbacks != g.Callbacks {
-		t.Errorf("recount of the log %+v, live %+v: they must agree", r, g)
+	rc := acd.Recount(queues, agents, all)
+	for name, l := range live.Queues {
+		r := rc.Queues[name]
+		if r.Offered != l.Offered || r.Waiting != l.Waiting || r.Callbacks != l.Callbacks || r.Exited != l.Exited {
+			t.Errorf("%s: recount of the log %+v, live %+v: they must agree", name, r, l)
+		}
 	}
 	if res, err := m.Takeover(ctx, opts); err != nil || res.Ended != 0 || res.Callbacks != 0 {
 		t.Errorf("second pass: %+v %v, want nothing done", res, err)

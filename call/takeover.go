@@ -99,11 +99,16 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	var order []string
 	hooks := map[string]*publishedHook{}
 	var hookOrder []string
-	waiting := map[string]bool{} // calls joined to a queue and not left
+	waiting := map[string]string{} // calls joined to a queue and not left: the queue
+	consults := map[string]bool{}  // consult calls: an agent's, not a citizen's
 	stop, err := m.store.Follow(ctx, 0, func(ev *event.Event) {
 		switch ev.Type {
 		case event.QueueJoined:
-			waiting[ev.Call] = true
+			if ev.Reason == "consult" {
+				consults[ev.Call] = true
+				return
+			}
+			waiting[ev.Call] = ev.Queue
 		case event.HookPublished:
 			if _, ok := hooks[ev.File]; !ok {
 				hookOrder = append(hookOrder, ev.File)
@@ -155,14 +160,27 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	queued := map[string]bool{}
 	enqueue := func(id, q, caller string) {
 		reason := opts.Reason
-		if waiting[id] {
-			reason = acd.ReasonRestored // its wait goes on: it was offered already
+		wq, wasWaiting := waiting[id]
+		if wasWaiting && m.hasQueue(wq) {
+			// Its wait goes on where the log has it (an exit may have moved it
+			// since it was routed): it was offered already.
+			q, reason = wq, acd.ReasonRestored
 		}
 		if !m.hasQueue(q) {
 			q = defQueue
 		}
+		// A caller who was waiting and cannot be called back: the wait ends
+		// here, lost, so that the day's figures close it.
+		endWait := func() {
+			if wasWaiting && m.matcher != nil && m.hasQueue(wq) {
+				if err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEndWait, Call: id, Queue: wq, Caller: caller}); err != nil {
+					m.log.Error("a cut-off wait was not closed in the figures", "call_id", id, "queue", wq, "error", err)
+				}
+			}
+		}
 		if m.matcher == nil || q == "" || caller == "" {
 			res.Unreachable++
+			endWait()
 			return
 		}
 		err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: id, Queue: q, Caller: caller,
@@ -176,6 +194,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 		default:
 			res.Unreachable++
 			m.log.Error("takeover: callback request not queued", "call_id", id, "queue", q, "error", err)
+			endWait()
 		}
 	}
 
@@ -214,7 +233,7 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	// The callback requests that were waiting at the lost site.
 	for _, id := range order {
 		p, ok := pending[id]
-		if !ok || queued[id] || (opts.Serving != nil && opts.Serving(id)) {
+		if !ok || queued[id] || consults[id] || (opts.Serving != nil && opts.Serving(id)) {
 			continue
 		}
 		enqueue(p.call, p.queue, p.caller)

@@ -150,6 +150,7 @@ type Redis struct {
 	flushDone   chan struct{}
 	outageSince time.Time // when the current buffering began (bufMu)
 	spill       *spill    // RedisOptions.BufferFile; written under bufMu
+	restoring   bool      // OpenRedis writes the buffer file's events (no Append runs yet)
 
 	mu     sync.RWMutex
 	closed bool
@@ -278,7 +279,9 @@ func (r *Redis) openSpill(ctx context.Context, path string) error {
 			"file", path, "kept", len(recs), "reason", bad)
 	}
 	if len(recs) > 0 {
+		r.restoring = true
 		written, skipped, dropped, err := r.restoreSpill(ctx, recs)
+		r.restoring = false
 		if err != nil {
 			sp.close()
 			return fmt.Errorf("write the %d events buffered in %s before the last stop: %w", len(recs), path, err)
@@ -407,7 +410,11 @@ func (r *Redis) runAppend(ctx context.Context, key string, epoch uint64, data []
 			}
 			if r.waitReplicas > 0 {
 				timeout := r.waitTimeout.Milliseconds()
-				if !r.strict && r.degraded.Load() {
+				if r.restoring {
+					// Writing the buffer file's events at open: a replica that
+					// is away must not hold the start-up for every one of them.
+					timeout = 1
+				} else if !r.strict && r.degraded.Load() {
 					// The replica is away: do not hold every event for it, but
 					// try a full WAIT once a second to see it come back.
 					now := time.Now().UnixNano()
@@ -475,7 +482,10 @@ func (r *Redis) bufferLocked(ev *event.Event, data []byte, key string, cause err
 	seq := r.last.Load() + uint64(len(r.pending)) + 1
 	if r.spill != nil {
 		if err := r.spill.add(spillRecord{Seq: seq, Epoch: ev.Epoch, Key: key, Type: string(ev.Type), Data: data}); err != nil {
-			return fmt.Errorf("%w (Redis: %v)", err, cause)
+			if cause != nil {
+				return fmt.Errorf("%w (while Redis cannot take it: %v)", err, cause)
+			}
+			return err
 		}
 	}
 	r.pending = append(r.pending, pendingEvent{seq: seq, epoch: ev.Epoch, typ: ev.Type, data: data, key: key})
@@ -531,13 +541,15 @@ func (r *Redis) flush() {
 		if err != nil {
 			return // still away: the next tick tries again
 		}
-		r.noteSeq(seq)
 		r.bufWritten.Add(1)
 		if seq != p.seq {
 			r.log.Warn("store: a buffered event was written with another sequence number than it was given",
 				"type", p.typ, "given", p.seq, "written", seq)
 		}
+		// The head moves and the event leaves the buffer together: an Append
+		// joining the buffer meanwhile counts its seq from both.
 		r.bufMu.Lock()
+		r.noteSeq(seq)
 		r.pending = r.pending[1:]
 		left := len(r.pending)
 		if left == 0 {

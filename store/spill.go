@@ -43,9 +43,16 @@ func openSpill(path string) (*spill, []spillRecord, string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, nil, "", fmt.Errorf("store: outage buffer file: %w", err)
 	}
+	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("store: outage buffer file: %w", err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) { // a new file: its folder entry must last too
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
@@ -180,21 +187,31 @@ func (r *Redis) restoreSpill(ctx context.Context, recs []spillRecord) (written, 
 	return written, skipped, dropped, nil
 }
 
-// entryIs reports whether the stream's event seq is data, or was compacted away
-// (then it was written: only written events are compacted).
+// entryIs reports whether the stream holds data at seq, or a few numbers around
+// it (an event buffered while another Append was in flight may have been written
+// one or two numbers off the one it was given), or whether seq was compacted
+// away (then it was written: only written events are compacted).
 func (r *Redis) entryIs(ctx context.Context, seq uint64, data []byte) (bool, error) {
-	id := fmt.Sprintf("%d-0", seq)
-	msgs, err := r.c.XRange(ctx, r.keys[0], id, id).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("store: redis log: read event %d: %w", seq, err)
+	const around = 16
+	from := uint64(1)
+	if seq > around {
+		from = seq - around
 	}
-	if len(msgs) == 0 {
+	msgs, err := r.c.XRange(ctx, r.keys[0], fmt.Sprintf("%d-0", from), fmt.Sprintf("%d-0", seq+around)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("store: redis log: read events %d-%d: %w", from, seq+around, err)
+	}
+	for _, m := range msgs {
+		if e, _ := m.Values["e"].(string); e == string(data) {
+			return true, nil
+		}
+	}
+	if len(msgs) == 0 || msgs[0].ID != fmt.Sprintf("%d-0", from) {
 		snap, _, err := r.Snapshot(ctx)
 		if err != nil {
 			return false, err
 		}
 		return seq <= snap, nil
 	}
-	e, _ := msgs[0].Values["e"].(string)
-	return e == string(data), nil
+	return false, nil
 }

@@ -620,6 +620,10 @@ func (s *site) becomeActive(ctx context.Context, w roleWant) {
 		s.log.Error("takeover: the site.role event was not written", "epoch", w.epoch, "error", err)
 		return
 	}
+	// The ACD's numbers while the log ends at site.role: the day's figures are
+	// taken up from there (ReseedACD below) without losing what the ACD counts
+	// once calls come.
+	base, baseErr := s.mgr.ACDCounters(ctx)
 	if !s.commit(w, func() {
 		if !s.handing.Load() {
 			s.sip.SetAccepting(true)
@@ -631,7 +635,12 @@ func (s *site) becomeActive(ctx context.Context, w roleWant) {
 	accepting := time.Since(w.at)
 	// The day's figures are the log's (the lost site's calls included) before
 	// the cut-off callers are queued again here.
-	s.mgr.SeedACD(s.loc)
+	if baseErr == nil {
+		baseErr = s.mgr.ReseedACD(ctx, s.loc, ev.Seq, base)
+	}
+	if baseErr != nil {
+		s.log.Error("takeover: the wallboard's counters were not taken up from the log", "error", baseErr)
+	}
 	res, err := s.mgr.Takeover(ctx, call.TakeoverOptions{Serving: s.wlog.serving, Queue: s.queue})
 	if err != nil {
 		s.log.Error("takeover: the cut-off calls were not all handled", "error", err)
@@ -769,8 +778,20 @@ type siteLog struct {
 	mu      sync.Mutex
 	applied uint64          // the last event folded into the projections
 	capped  bool            // Replay stops at applied (after New)
-	own     map[string]bool // calls this process created and has not ended
+	own     map[string]bool // calls this process created (ended ones for ownKeep more)
+	ended   []endedCall     // own calls ended, oldest first
 }
+
+// endedCall is a call of this process that ended, and when.
+type endedCall struct {
+	id string
+	at time.Time
+}
+
+// ownKeep is how long a call this process ended still counts as its own: the
+// projections show it live until its call.ended event is applied, and a takeover
+// that lists the live calls meanwhile must not take it for a cut-off call.
+const ownKeep = time.Minute
 
 var _ store.Log = (*siteLog)(nil)
 
@@ -788,7 +809,16 @@ func (l *siteLog) Append(ctx context.Context, ev *event.Event) error {
 		case event.CallCreated:
 			l.own[ev.Call] = true
 		case event.CallEnded:
-			delete(l.own, ev.Call)
+			if l.own[ev.Call] {
+				now := time.Now()
+				l.ended = append(l.ended, endedCall{ev.Call, now})
+				n := 0
+				for n < len(l.ended) && now.Sub(l.ended[n].at) > ownKeep {
+					delete(l.own, l.ended[n].id)
+					n++
+				}
+				l.ended = l.ended[n:]
+			}
 		}
 		l.mu.Unlock()
 	}
@@ -855,7 +885,8 @@ func (l *siteLog) noteApplied(seq uint64) {
 	l.mu.Unlock()
 }
 
-// serving reports whether this process serves the call (Takeover leaves it alone).
+// serving reports whether this process serves the call, or ended it less than
+// ownKeep ago (Takeover leaves it alone).
 func (l *siteLog) serving(id string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
