@@ -2,6 +2,7 @@ package acd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hotline12345/hotline/queue"
 )
@@ -108,6 +109,9 @@ type Command struct {
 	State    AgentState
 	Reason   string
 	Callback bool // Enqueue: join as a callback request
+	// Since (Enqueue with ReasonRestored): when the wait began, so that its
+	// length (the answer's wait, the longest wait) counts from there.
+	Since time.Time
 	// Consult (Enqueue): a consult call (an agent consulting someone while the
 	// caller holds): it is routed like any call but counted in no queue figure
 	// (offered, waiting, answered, overflowed ...) and in no agent's calls, since

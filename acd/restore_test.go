@@ -2,7 +2,9 @@ package acd
 
 import (
 	"testing"
+	"time"
 
+	"github.com/hotline12345/hotline/event"
 	"github.com/hotline12345/hotline/queue"
 )
 
@@ -25,7 +27,8 @@ func TestRestoredWaitIsNotOfferedAgain(t *testing.T) {
 	second := newHarness(t, queues, agents)
 	second.events = append(second.events, first.events...)
 	second.r.SeedCounters(Recount(queues, second.cfg, first.events))
-	second.do(Command{Kind: CmdEnqueue, Call: "c1", Queue: "g", Caller: "138c1", Callback: true, Reason: ReasonRestored})
+	second.clk.Advance(10 * time.Minute) // the restart took a while
+	second.do(Command{Kind: CmdEnqueue, Call: "c1", Queue: "g", Caller: "138c1", Callback: true, Reason: ReasonRestored, Since: t0})
 	both := func() Stats { return Recount(queues, second.cfg, second.events) }
 	for _, s := range []QueueStats{second.stats("g"), both().Queues["g"]} {
 		if s.Offered != 1 || s.Waiting != 1 || s.Callbacks != 1 {
@@ -35,6 +38,19 @@ func TestRestoredWaitIsNotOfferedAgain(t *testing.T) {
 	second.do(login("a1"))
 	second.wantOffers("c1>a1")
 	second.do(accept("c1", "a1"))
+	// The wait counts from when the caller first joined, before the restart.
+	left := 0
+	for _, ev := range second.events {
+		if ev.Type == event.QueueLeft && ev.Call == "c1" {
+			left++
+			if ev.Duration != 10*time.Minute {
+				t.Errorf("the restored wait left after %v, want 10m (from its first join)", ev.Duration)
+			}
+		}
+	}
+	if left != 1 {
+		t.Errorf("c1 left its queue %d times, want once", left)
+	}
 	live, recount := second.stats("g"), both().Queues["g"]
 	if live.Offered != 1 || live.Answered != 1 || live.Waiting != 0 || live.Callbacks != 0 {
 		t.Fatalf("answered after the restore: %+v, want 1 offered, 1 answered, none waiting", live)

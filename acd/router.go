@@ -348,6 +348,13 @@ func (r *Router) enqueue(c Command) error {
 		reason = reasonConsult
 	}
 	if c.Agent == "" {
+		if reason == ReasonRestored && !c.Since.IsZero() && c.Since.Before(r.now) {
+			defer func() {
+				if e := r.calls[c.Call]; e != nil && !e.gone {
+					e.Joined = c.Since // the wait goes on from where it began
+				}
+			}()
+		}
 		r.join(q, c.Call, c.Caller, c.Priority, c.Callback, 0, nil, c.Head && !c.Callback, reason)
 		return nil
 	}

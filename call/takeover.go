@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hotline12345/hotline/acd"
 	"github.com/hotline12345/hotline/event"
@@ -99,8 +100,12 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	var order []string
 	hooks := map[string]*publishedHook{}
 	var hookOrder []string
-	waiting := map[string]string{} // calls joined to a queue and not left: the queue
-	consults := map[string]bool{}  // consult calls: an agent's, not a citizen's
+	type wait struct {
+		queue string
+		since time.Time
+	}
+	waiting := map[string]wait{}  // calls joined to a queue and not left
+	consults := map[string]bool{} // consult calls: an agent's, not a citizen's
 	stop, err := m.store.Follow(ctx, 0, func(ev *event.Event) {
 		switch ev.Type {
 		case event.QueueJoined:
@@ -108,7 +113,11 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 				consults[ev.Call] = true
 				return
 			}
-			waiting[ev.Call] = ev.Queue
+			if w, ok := waiting[ev.Call]; ok && ev.Reason == acd.ReasonRestored {
+				waiting[ev.Call] = wait{ev.Queue, w.since} // taken up before: the same wait
+			} else {
+				waiting[ev.Call] = wait{ev.Queue, ev.Time}
+			}
 		case event.HookPublished:
 			if _, ok := hooks[ev.File]; !ok {
 				hookOrder = append(hookOrder, ev.File)
@@ -160,7 +169,8 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 	queued := map[string]bool{}
 	enqueue := func(id, q, caller string) {
 		reason := opts.Reason
-		wq, wasWaiting := waiting[id]
+		w, wasWaiting := waiting[id]
+		wq := w.queue
 		if wasWaiting && m.hasQueue(wq) {
 			// Its wait goes on where the log has it (an exit may have moved it
 			// since it was routed): it was offered already.
@@ -183,8 +193,12 @@ func (m *Manager) Takeover(ctx context.Context, opts TakeoverOptions) (TakeoverR
 			endWait()
 			return
 		}
-		err := m.matcher.Do(ctx, acd.Command{Kind: acd.CmdEnqueue, Call: id, Queue: q, Caller: caller,
-			Priority: TakeoverPriority, Callback: true, Reason: reason})
+		cmd := acd.Command{Kind: acd.CmdEnqueue, Call: id, Queue: q, Caller: caller,
+			Priority: TakeoverPriority, Callback: true, Reason: reason}
+		if reason == acd.ReasonRestored {
+			cmd.Since = w.since
+		}
+		err := m.matcher.Do(ctx, cmd)
 		switch {
 		case err == nil:
 			res.Callbacks++
