@@ -30,13 +30,15 @@ var (
 	errMediaLost = errors.New("call: agent media connection lost")
 )
 
-// earlyAnswer is how long an answer may come before its call rings here.
-const earlyAnswer = 2 * time.Second
-
 // setUpGrace is how long a call offered to an agent whose new media connection is
 // still being set up waits for it: the page may say ready as soon as its own side
 // is connected, a moment before this side's DTLS handshake is done.
 const setUpGrace = 3 * time.Second
+
+// earlyAnswer is how long an answer may come before its call rings here: the
+// page learns of the offer at once, the ring may wait for the media connection
+// (setUpGrace).
+const earlyAnswer = setUpGrace + 2*time.Second
 
 // softphone is a WebRTC agent's media connection.
 type softphone struct {
