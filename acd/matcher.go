@@ -122,6 +122,16 @@ func (m *Matcher) ReseedCounters(ctx context.Context, base, st Stats) error {
 	return m.do(ctx, request{query: func(r *Router) { r.ReseedCounters(base, st) }})
 }
 
+// Replay applies c as Router.Replay does (no event written): a change another
+// writer of the log made, applied here too.
+func (m *Matcher) Replay(ctx context.Context, c Command) error {
+	var err error
+	if derr := m.do(ctx, request{query: func(r *Router) { err = r.Replay(c) }}); derr != nil {
+		return derr
+	}
+	return err
+}
+
 // Position returns where call waits (Router.Position).
 func (m *Matcher) Position(ctx context.Context, call string) (Position, bool, error) {
 	var (

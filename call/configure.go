@@ -105,31 +105,48 @@ func (m *Manager) replayConfig() {
 		return
 	}
 	stop, err := m.store.Follow(context.Background(), 0, func(ev *event.Event) {
-		var err error
-		switch ev.Type {
-		case event.QueueConfigured:
-			var q queue.Config
-			if err = json.Unmarshal(ev.Data, &q); err == nil {
-				if err = m.router.Replay(acd.Command{Kind: acd.CmdConfigureQueue, Queue: ev.Queue, QueueConfig: &q}); err == nil {
-					m.setQueue(q)
-				}
-			}
-		case event.AgentConfigured:
-			var s acd.AgentSettings
-			if err = json.Unmarshal(ev.Data, &s); err == nil {
-				err = m.router.Replay(acd.Command{Kind: acd.CmdConfigureAgent, Agent: ev.Agent,
-					AgentConfig: &acd.AgentConfig{ID: ev.Agent, Name: s.Name, Pool: s.Pool, Skills: s.Skills}})
-			}
-		default:
-			return
-		}
-		if err != nil {
-			m.log.Warn("a run-time configuration change in the log no longer applies", "type", string(ev.Type), "error", err)
-		}
+		m.applyConfigEvent(ev, m.router.Replay)
 	})
 	if err != nil {
 		m.log.Warn("run-time configuration not read back from the log", "error", err)
 		return
 	}
 	stop()
+}
+
+// ApplyFollowedConfig applies a run-time configuration change that the other site
+// of a pair made (a config.queue or config.agent event its log follower hands on),
+// so that the standby's queues and agents are as the active site's when it takes
+// over. Other events are ignored.
+func (m *Manager) ApplyFollowedConfig(ctx context.Context, ev *event.Event) {
+	if m.matcher == nil || (ev.Type != event.QueueConfigured && ev.Type != event.AgentConfigured) {
+		return
+	}
+	m.applyConfigEvent(ev, func(c acd.Command) error { return m.matcher.Replay(ctx, c) })
+}
+
+// applyConfigEvent applies one config.queue or config.agent event through replay
+// (the ACD takes it without writing an event again) and to the call flow's copy.
+func (m *Manager) applyConfigEvent(ev *event.Event, replay func(acd.Command) error) {
+	var err error
+	switch ev.Type {
+	case event.QueueConfigured:
+		var q queue.Config
+		if err = json.Unmarshal(ev.Data, &q); err == nil {
+			if err = replay(acd.Command{Kind: acd.CmdConfigureQueue, Queue: ev.Queue, QueueConfig: &q}); err == nil {
+				m.setQueue(q)
+			}
+		}
+	case event.AgentConfigured:
+		var s acd.AgentSettings
+		if err = json.Unmarshal(ev.Data, &s); err == nil {
+			err = replay(acd.Command{Kind: acd.CmdConfigureAgent, Agent: ev.Agent,
+				AgentConfig: &acd.AgentConfig{ID: ev.Agent, Name: s.Name, Pool: s.Pool, Skills: s.Skills}})
+		}
+	default:
+		return
+	}
+	if err != nil {
+		m.log.Warn("a run-time configuration change in the log no longer applies", "type", string(ev.Type), "error", err)
+	}
 }

@@ -160,6 +160,12 @@ func TestFailoverTakeover(t *testing.T) {
 		return c.ID == cut.ID && c.State == store.StateRouted
 	})
 
+	// A supervisor changes a queue at the active site (the standby follows it).
+	if code, body := a.put("/api/v1/queues/general", a.login("admin"), `{"ring_timeout": "7s"}`); code != http.StatusOK {
+		t.Fatalf("PUT ring_timeout at the active site: %d %s", code, body)
+	}
+	waitLog(t, a, `action=configure-queue`, 5*time.Second)
+
 	// The active site is lost.
 	a.kill()
 	lost := time.Now()
@@ -187,6 +193,13 @@ func TestFailoverTakeover(t *testing.T) {
 		n, err := b.callbacks("general")
 		return err == nil && n == 1
 	})
+	// The queue's run-time change made at the lost site holds at the new one.
+	var qs struct {
+		RingTimeout float64 `json:"ring_timeout_seconds"`
+	}
+	if code, body := b.put("/api/v1/queues/general", b.login("admin"), `{}`); code != http.StatusOK || json.Unmarshal(body, &qs) != nil || qs.RingTimeout != 7 {
+		t.Errorf("general's settings at the new active site: %d %s, want ring_timeout_seconds 7 (changed at the lost site)", code, body)
+	}
 	// The day's figures at the new active site are the log's: the caller was
 	// offered once, and waits on (as a callback request).
 	if q := queueOf(t, b, "general"); q.Offered != 1 || q.Waiting != 1 || q.Answered != 0 || q.Exited != 0 {

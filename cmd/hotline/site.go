@@ -579,9 +579,20 @@ func (s *site) applyFollowed(gen uint64, ev *event.Event) error {
 	if ev.Seq <= s.wlog.appliedSeq() {
 		return nil
 	}
+	s.fold(ev)
+	return nil
+}
+
+// fold hands a followed event to the projections and, for a run-time
+// configuration change, to the ACD and the call flow. applyMu is held.
+func (s *site) fold(ev *event.Event) {
 	s.st.ApplyFollowed(ev)
 	s.wlog.noteApplied(ev.Seq)
-	return nil
+	if s.mgr != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.mgr.ApplyFollowedConfig(ctx, ev)
+		cancel()
+	}
 }
 
 // becomeActive takes over with epoch w.epoch: stop following, fold what is left
@@ -593,8 +604,7 @@ func (s *site) becomeActive(ctx context.Context, w roleWant) {
 	for attempt := 0; ; attempt++ {
 		err := s.rlog.Replay(ctx, s.wlog.appliedSeq(), func(ev *event.Event) error {
 			if ev.Seq > s.wlog.appliedSeq() {
-				s.st.ApplyFollowed(ev)
-				s.wlog.noteApplied(ev.Seq)
+				s.fold(ev)
 			}
 			return nil
 		})
