@@ -69,8 +69,38 @@ func (m *Manager) ConfigureAgent(ctx context.Context, by, id string, s acd.Agent
 	if err != nil {
 		return settingsErr(err)
 	}
+	m.setAgent(id, s)
 	m.log.Info("agent reconfigured", "agent_id", id, "by", by)
 	return nil
+}
+
+// AgentSettings returns agent id's name, pool and skills as they are now (the
+// configuration file's, or a run-time change's).
+func (m *Manager) AgentSettings(id string) (acd.AgentSettings, bool) {
+	s, ok := (*m.agents.Load())[id]
+	return s, ok
+}
+
+// setAgent changes one agent's settings in the call flow's copy: what s leaves
+// empty stays (as the ACD does).
+func (m *Manager) setAgent(id string, s acd.AgentSettings) {
+	old := *m.agents.Load()
+	as := make(map[string]acd.AgentSettings, len(old))
+	for k, v := range old {
+		as[k] = v
+	}
+	cur := as[id]
+	if s.Name != "" {
+		cur.Name = s.Name
+	}
+	if s.Pool != "" {
+		cur.Pool = s.Pool
+	}
+	if s.Skills != nil {
+		cur.Skills = s.Skills
+	}
+	as[id] = cur
+	m.agents.Store(&as)
 }
 
 func settingsErr(err error) error {
@@ -142,6 +172,9 @@ func (m *Manager) applyConfigEvent(ev *event.Event, replay func(acd.Command) err
 		if err = json.Unmarshal(ev.Data, &s); err == nil {
 			err = replay(acd.Command{Kind: acd.CmdConfigureAgent, Agent: ev.Agent,
 				AgentConfig: &acd.AgentConfig{ID: ev.Agent, Name: s.Name, Pool: s.Pool, Skills: s.Skills}})
+			if err == nil {
+				m.setAgent(ev.Agent, s)
+			}
 		}
 	default:
 		return

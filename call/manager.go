@@ -30,6 +30,7 @@ type Manager struct {
 	cfg     Config
 	menu    *ivr.Config
 	queues  atomic.Pointer[map[string]queue.Config] // replaced whole when a queue is reconfigured
+	agents  atomic.Pointer[map[string]acd.AgentSettings] // the same for the agents' name, pool, skills
 	prompts *Prompts
 	store   *store.Store
 	pool    *media.PortPool
@@ -149,6 +150,11 @@ func NewManager(cfg Config, d Deps) (*Manager, error) {
 		qs[q.Name] = q
 	}
 	m.queues.Store(&qs)
+	as := map[string]acd.AgentSettings{}
+	for _, a := range d.Agents.Agents {
+		as[a.ID] = acd.AgentSettings{Name: a.Name, Pool: a.Pool, Skills: a.Skills}
+	}
+	m.agents.Store(&as)
 	m.inbox = map[string]chan acd.Action{}
 	m.cbInbox = map[string]chan acd.Action{}
 	m.callbackVia = d.CallbackVia

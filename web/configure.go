@@ -18,6 +18,7 @@ type Configurer interface {
 	ConfigureQueue(ctx context.Context, by, name string, body []byte) (queue.Config, error)
 	ConfigureAgent(ctx context.Context, by, id string, s acd.AgentSettings) error
 	QueueConfig(name string) (queue.Config, bool)
+	AgentSettings(id string) (acd.AgentSettings, bool)
 }
 
 var _ Configurer = (*call.Manager)(nil)

@@ -115,7 +115,11 @@ func Handler(o Options) http.Handler {
 		mux.HandleFunc("GET /api/v1/supervisors/{id}/ws", a.supervisorWS)
 		mux.HandleFunc("POST /api/v1/calls/{id}/move", o.Sessions.requireAuth(a.moveCall))
 		mux.HandleFunc("GET /api/v1/directory", o.Sessions.requireAuth(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]any{"agents": nonNil(o.Directory.Agents), "queues": nonNil(o.Directory.Queues)})
+			agents := make([]AgentInfo, 0, len(o.Directory.Agents))
+			for _, ai := range o.Directory.Agents {
+				agents = append(agents, a.agentNow(ai))
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"agents": agents, "queues": nonNil(o.Directory.Queues)})
 		}))
 		files := staticFiles()
 		mux.Handle("GET /supervisor/", files)

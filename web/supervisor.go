@@ -107,6 +107,21 @@ type wallAlert struct {
 	Text    string `json:"text"`
 }
 
+// agentNow is ai with the name, pool and skills as they are now (the
+// configuration file's, or a run-time change's).
+func (a *api) agentNow(ai AgentInfo) AgentInfo {
+	if a.o.Configurer == nil || ai.ID == "" {
+		return ai
+	}
+	if s, ok := a.o.Configurer.AgentSettings(ai.ID); ok {
+		ai.Name, ai.Pool, ai.Skills = s.Name, s.Pool, s.Skills
+		if ai.Pool == "" {
+			ai.Pool = "primary"
+		}
+	}
+	return ai
+}
+
 // buildWallboard makes a snapshot from the ACD's live numbers and the live calls.
 func (a *api) buildWallboard(ctx context.Context, now time.Time) (*wallboard, error) {
 	st, err := a.o.ACD.Stats(ctx)
@@ -174,7 +189,7 @@ func (a *api) buildWallboard(ctx context.Context, now time.Time) (*wallboard, er
 		info[ai.ID] = ai
 	}
 	for id, ag := range st.Agents {
-		ai := info[id]
+		ai := a.agentNow(info[id])
 		v := wallAgent{agentView: agentViewOf(id, ag, now), Name: ai.Name, Pool: ai.Pool, Skills: ai.Skills, Call: onCall[id]}
 		wb.Totals[v.State]++
 		limit := time.Duration(0)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/hotline12345/hotline/internal/agentsim"
 	"github.com/hotline12345/hotline/media"
 )
@@ -79,6 +81,36 @@ func TestRunTimeConfiguration(t *testing.T) {
 		t.Fatalf("changing a logged-out agent: %d %s", code, body)
 	}
 	waitLog(t, e, `action=configure-agent`, 2*time.Second)
+	// The supervisor's directory and wallboard show the new pool and skills at once.
+	_, _, dir := e.getAuth("/api/v1/directory", admin)
+	var d struct {
+		Agents []struct {
+			ID     string         `json:"id"`
+			Pool   string         `json:"pool"`
+			Skills map[string]int `json:"skills"`
+		} `json:"agents"`
+	}
+	if err := json.Unmarshal(dir, &d); err != nil {
+		t.Fatalf("directory: %v: %s", err, dir)
+	}
+	found := false
+	for _, a := range d.Agents {
+		if a.ID == "1033" {
+			found = true
+			if a.Pool != "backup" || a.Skills["expert"] != 8 || a.Skills["call-taking"] != 2 {
+				t.Errorf("1033 in the directory after the change: %+v", a)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("1033 is not in the directory: %s", dir)
+	}
+	wb := firstWallboard(ctx, t, e, "admin", admin)
+	for _, a := range wb.Agents {
+		if a.ID == "1033" && (a.Pool != "backup" || a.Skills["expert"] != 8) {
+			t.Errorf("1033 on the wallboard after the change: %+v", a)
+		}
+	}
 
 	// After a restart the queue's change is still there.
 	e.kill()
@@ -86,5 +118,39 @@ func TestRunTimeConfiguration(t *testing.T) {
 	code, body = e2.put("/api/v1/queues/general", e2.login("admin"), `{}`)
 	if code != http.StatusOK || json.Unmarshal(body, &q) != nil || q.RingTimeout != 3 {
 		t.Fatalf("after the restart: %d %s, want ring_timeout_seconds 3", code, body)
+	}
+}
+
+// wallboardSnapshot is what a test reads of a wallboard snapshot.
+type wallboardSnapshot struct {
+	Type   string `json:"type"`
+	Agents []struct {
+		ID     string         `json:"id"`
+		Pool   string         `json:"pool"`
+		Skills map[string]int `json:"skills"`
+	} `json:"agents"`
+}
+
+// firstWallboard reads the first wallboard snapshot supervisor sup gets.
+func firstWallboard(ctx context.Context, t *testing.T, e *engine, sup, token string) wallboardSnapshot {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(e.http, "http") + "/api/v1/supervisors/" + sup + "/ws?token=" + token
+	conn, _, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		t.Fatalf("wallboard websocket: %v", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(4 << 20) // a snapshot lists every agent
+	for {
+		_, msg, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("wallboard websocket: %v", err)
+		}
+		var wb wallboardSnapshot
+		if json.Unmarshal(msg, &wb) == nil && wb.Type == "wallboard" {
+			return wb
+		}
 	}
 }
