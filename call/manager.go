@@ -29,7 +29,7 @@ import (
 type Manager struct {
 	cfg     Config
 	menu    *ivr.Config
-	queues  atomic.Pointer[map[string]queue.Config] // replaced whole when a queue is reconfigured
+	queues  atomic.Pointer[map[string]queue.Config]      // replaced whole when a queue is reconfigured
 	agents  atomic.Pointer[map[string]acd.AgentSettings] // the same for the agents' name, pool, skills
 	prompts *Prompts
 	store   *store.Store
