@@ -22,7 +22,10 @@
 //
 // The live numbers (Router.Stats) are exactly what Recount folds out of the emitted
 // events: counters are kept beside the events, not averaged, and the property test
-// checks the two agree after every step of random command sequences.
+// checks the two agree after every step of random command sequences. After a
+// restart or a takeover the counters are seeded from the log (SeedCounters,
+// ReseedCounters), and a wait the log shows open is taken up with ReasonRestored
+// (not a new offer) or closed with CmdEndWait.
 //
 // Strategies (Strategy) are registered by name: longest-idle (default),
 // fewest-calls, least-talk-time, round-robin, skill-level-first, linear, random,
