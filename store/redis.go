@@ -70,10 +70,10 @@ type RedisOptions struct {
 	// WaitTimeout bounds the WAIT; 0 means one second. It must be below the client's
 	// ReadTimeout (5 s by default in go-redis v9.23): the WAIT is pipelined with the write.
 	WaitTimeout time.Duration
-	// Without StrictWait, once a WAIT has fallen short the following ones wait
-	// only a millisecond (and are still counted), except one full WAIT a second,
-	// until one is acknowledged in full again: a site whose replica is gone keeps
-	// its pace and notices the replica's return.
+	// Without StrictWait, once a WAIT has fallen short the following Appends do
+	// not WAIT (each still counts as a timeout), and a WAIT of its own once a
+	// second checks whether the replicas are back; then the Appends WAIT again: a
+	// site whose replica is gone keeps its pace and notices the replica's return.
 	//
 	// StrictWait: when WAIT times out, Append returns an error wrapping
 	// ErrNotReplicated (the event is stored all the same). When false (the default)
@@ -133,10 +133,11 @@ type Redis struct {
 	log           *slog.Logger
 	waitTimeouts  atomic.Uint64
 	// degraded: the last WAIT (lenient mode) fell short, the replica is probably
-	// gone: later WAITs are short until one succeeds again, so that a site that
-	// lost its replica does not wait the full timeout on every event.
+	// gone: Appends do not WAIT until probeReplicas sees enough replicas again,
+	// so that a site that lost its replica does not wait on every event.
 	degraded  atomic.Bool
-	lastProbe atomic.Int64 // unix ns of the last full WAIT while degraded (one a second)
+	probeStop chan struct{}
+	probeDone chan struct{}
 
 	// The outage buffer (RedisOptions.Buffer).
 	bufCap      int
@@ -264,7 +265,36 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 		r.flushWake, r.flushStop, r.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go r.flusher()
 	}
+	if r.waitReplicas > 0 && !r.strict {
+		r.probeStop, r.probeDone = make(chan struct{}), make(chan struct{})
+		go r.probeReplicas()
+	}
 	return r, nil
+}
+
+// probeReplicas, while the log is degraded (a WAIT fell short), asks Redis once a
+// second whether enough replicas acknowledge again, and ends the degraded mode
+// when they do.
+func (r *Redis) probeReplicas() {
+	defer close(r.probeDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.probeStop:
+			return
+		case <-t.C:
+		}
+		if !r.degraded.Load() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.waitTimeout+time.Second)
+		n, err := r.c.Do(ctx, "WAIT", r.waitReplicas, r.waitTimeout.Milliseconds()).Int64()
+		cancel()
+		if err == nil && int(n) >= r.waitReplicas && r.degraded.Swap(false) {
+			r.log.Info("store: redis replicas acknowledge again: back to full WAITs", "replicas", n)
+		}
+	}
 }
 
 // openSpill opens the outage buffer's file and writes to Redis what a previous
@@ -409,20 +439,14 @@ func (r *Redis) runAppend(ctx context.Context, key string, epoch uint64, data []
 				res = appendScript.Eval(ctx, p, keys, epoch, data)
 			}
 			if r.waitReplicas > 0 {
-				timeout := r.waitTimeout.Milliseconds()
-				if r.restoring {
-					// Writing the buffer file's events at open: a replica that
-					// is away must not hold the start-up for every one of them.
-					timeout = 1
-				} else if !r.strict && r.degraded.Load() {
-					// The replica is away: do not hold every event for it, but
-					// try a full WAIT once a second to see it come back.
-					now := time.Now().UnixNano()
-					if last := r.lastProbe.Load(); now-last < int64(time.Second) || !r.lastProbe.CompareAndSwap(last, now) {
-						timeout = 1
-					}
+				// Not while the buffer file's events are written at open, nor
+				// (lenient) while the replicas are away: a WAIT that cannot be
+				// met lasts its timeout, and even a 1 ms one ends only at Redis's
+				// next timer tick (about 100 ms at the default hz 10).
+				// probeReplicas notices their return.
+				if !r.restoring && (r.strict || !r.degraded.Load()) {
+					wait = p.Do(ctx, "WAIT", r.waitReplicas, r.waitTimeout.Milliseconds())
 				}
-				wait = p.Do(ctx, "WAIT", r.waitReplicas, timeout)
 			}
 			return nil
 		})
@@ -812,6 +836,10 @@ func (r *Redis) Close() error {
 		return ErrClosed
 	}
 	r.closed = true
+	if r.probeStop != nil {
+		close(r.probeStop)
+		<-r.probeDone
+	}
 	if r.flushStop != nil {
 		close(r.flushStop)
 		<-r.flushDone
