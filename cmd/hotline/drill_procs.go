@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -211,8 +212,14 @@ func (d *drill) startRedis(ctx context.Context, name, ip string, port int, conf 
 	for range 5 {
 		port := port
 		if port == 0 {
+			// A Redis server is started again on its port after the kill:
+			// below the ephemeral range (stablePortOn), as the engines.
+			probe := freePortOn
+			if conf == "" {
+				probe = stablePortOn
+			}
 			var err error
-			if port, err = freePortOn(ip); err != nil {
+			if port, err = probe(ip); err != nil {
 				return nil, "", err
 			}
 		}
@@ -317,7 +324,54 @@ log: {level: %s}
 	if err := os.MkdirAll(e.data, 0o700); err != nil {
 		return nil, err
 	}
-	return e, d.runEngine(ctx, e, site, net.JoinHostPort(ip, "0"), net.JoinHostPort(ip, "0"))
+	// The restart after the kill binds the same ports: they come from below the
+	// kernel's ephemeral range, where no outgoing connection can take them
+	// meanwhile (the Redis servers and Sentinels connect out from the site's
+	// address).
+	sipPort, err := stablePortOn(ip)
+	if err != nil {
+		return nil, err
+	}
+	httpPort, err := stablePortOn(ip)
+	if err != nil {
+		return nil, err
+	}
+	return e, d.runEngine(ctx, e, site, net.JoinHostPort(ip, strconv.Itoa(sipPort)), net.JoinHostPort(ip, strconv.Itoa(httpPort)))
+}
+
+// stablePortOn finds a port on ip that is free for TCP and UDP, below the
+// kernel's ephemeral ports (ip_local_port_range) and below the drill's RTP ports
+// (20000 on): a process started again on it after a kill finds it free, as no
+// outgoing connection is given such a port.
+func stablePortOn(ip string) (int, error) {
+	hi := 20000
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if lo, err := strconv.Atoi(f[0]); err == nil && lo < hi {
+				hi = lo
+			}
+		}
+	}
+	const lo = 10000
+	if hi <= lo {
+		return freePortOn(ip)
+	}
+	for range 200 {
+		port := lo + mrand.IntN(hi-lo)
+		addr := net.JoinHostPort(ip, strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port on %s between %d and %d", ip, lo, hi)
 }
 
 // restartEngine starts the engine again, after a kill: the same configuration,
