@@ -257,6 +257,10 @@ survey:
 		tr.querySelector('button[data-action=retry]').textContent === "Retry")`, 25*time.Second)
 	artifact(t, "supervisor-work-orders.png", cdp(t, page, "screenshot", chromedp.CaptureScreenshot()))
 
+	// The call's recording.ready went to the same receiver and is dead-lettered
+	// too (a moment apart): retry once both are on the page.
+	pollSup(t, page, "both dead letters on the page", `[...document.querySelectorAll('#dead tbody tr')].some(tr =>
+		tr.cells[1].textContent === "recording.ready") && sup.orders.dead.length === 2`, 25*time.Second)
 	rc.mu.Lock()
 	rc.failFirst = 0 // the receiver is back
 	rc.mu.Unlock()
