@@ -333,15 +333,25 @@ func (r *Router) move(c Command) error {
 
 // --- calls ---------------------------------------------------------------
 
-func (r *Router) enqueue(c Command) error {
+// newCallQueue checks that c names a call the Router does not hold and a queue
+// it has, and returns the queue.
+func (r *Router) newCallQueue(c Command) (*qstate, error) {
 	q, ok := r.byQueue[c.Queue]
 	switch {
 	case c.Call == "":
-		return fmt.Errorf("%w: enqueue without a call id", ErrBadCommand)
+		return nil, fmt.Errorf("%w: %s without a call id", ErrBadCommand, c.Kind)
 	case !ok:
-		return fmt.Errorf("%w %q (call %s)", ErrUnknownQueue, c.Queue, c.Call)
+		return nil, fmt.Errorf("%w %q (call %s)", ErrUnknownQueue, c.Queue, c.Call)
 	case r.calls[c.Call] != nil:
-		return fmt.Errorf("%w: %s", ErrDuplicateCall, c.Call)
+		return nil, fmt.Errorf("%w: %s", ErrDuplicateCall, c.Call)
+	}
+	return q, nil
+}
+
+func (r *Router) enqueue(c Command) error {
+	q, err := r.newCallQueue(c)
+	if err != nil {
+		return err
 	}
 	reason := c.Reason
 	if c.Consult {
@@ -527,14 +537,9 @@ func (r *Router) leave(e *entry, reason string, by *agent) {
 
 // endWait is CmdEndWait.
 func (r *Router) endWait(c Command) error {
-	q, ok := r.byQueue[c.Queue]
-	switch {
-	case c.Call == "":
-		return fmt.Errorf("%w: end-wait without a call id", ErrBadCommand)
-	case !ok:
-		return fmt.Errorf("%w %q (call %s)", ErrUnknownQueue, c.Queue, c.Call)
-	case r.calls[c.Call] != nil:
-		return fmt.Errorf("%w: %s", ErrDuplicateCall, c.Call)
+	q, err := r.newCallQueue(c)
+	if err != nil {
+		return err
 	}
 	r.event(event.Event{Type: event.QueueJoined, Call: c.Call, Queue: q.cfg.Name, Skill: q.cfg.Skill,
 		Caller: c.Caller, Reason: ReasonRestored})

@@ -172,6 +172,15 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 	if c.Caller == "" {
 		handover = nil // nobody to call back
 	}
+	// confirmCallback ends the call of a caller who is now a callback request.
+	confirmCallback := func(cause string) error {
+		stopHold()
+		if clip, ok := m.prompts.Get(r.Language, "callback_confirm"); ok {
+			_ = sess.Play(ctx, clip.Source())
+		}
+		m.hangup(c, 16, cause)
+		return errCallbackRequested
+	}
 	for {
 		var a acd.Action
 		if len(later) > 0 && ctx.Err() == nil {
@@ -189,12 +198,7 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 					continue
 				}
 				c.Log.Info("switchover: the caller will be called back by the other site", "queue", r.Queue)
-				stopHold()
-				if clip, ok := m.prompts.Get(r.Language, "callback_confirm"); ok {
-					_ = sess.Play(ctx, clip.Source())
-				}
-				m.hangup(c, 16, "handed over by callback")
-				return errCallbackRequested
+				return confirmCallback("handed over by callback")
 			case d := <-digits:
 				if d.Key != '1' || m.callbackVia == "" {
 					continue
@@ -204,12 +208,7 @@ func (m *Manager) queueCall(ctx context.Context, c *sip.Call, sess *media.Sessio
 					continue
 				}
 				c.Log.Info("callback requested: the caller keeps their place", "queue", r.Queue)
-				stopHold()
-				if clip, ok := m.prompts.Get(r.Language, "callback_confirm"); ok {
-					_ = sess.Play(ctx, clip.Source())
-				}
-				m.hangup(c, 16, "callback requested")
-				return errCallbackRequested
+				return confirmCallback("callback requested")
 			case a = <-inbox:
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -148,10 +149,12 @@ func (m *Manager) replayConfig() {
 // of a pair made (a config.queue or config.agent event its log follower hands on),
 // so that the standby's queues and agents are as the active site's when it takes
 // over. Other events are ignored.
-func (m *Manager) ApplyFollowedConfig(ctx context.Context, ev *event.Event) {
+func (m *Manager) ApplyFollowedConfig(ev *event.Event) {
 	if m.matcher == nil || (ev.Type != event.QueueConfigured && ev.Type != event.AgentConfigured) {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	m.applyConfigEvent(ev, func(c acd.Command) error { return m.matcher.Replay(ctx, c) })
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"runtime/debug"
@@ -304,19 +305,11 @@ func (m *Manager) SeedACD(loc *time.Location) {
 	if m.router == nil || m.store == nil {
 		return
 	}
-	now := m.clock.Now().In(loc)
-	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
-	var today []event.Event
-	stop, err := m.store.Follow(context.Background(), 0, func(ev *event.Event) {
-		if !ev.Time.Before(midnight) {
-			today = append(today, *ev)
-		}
-	})
+	today, err := m.eventsToday(context.Background(), loc, math.MaxUint64)
 	if err != nil {
 		m.log.Warn("ACD counters not seeded from the log", "error", err)
 		return
 	}
-	stop()
 	if len(today) == 0 {
 		return
 	}
@@ -341,6 +334,20 @@ func (m *Manager) ReseedACD(ctx context.Context, loc *time.Location, upTo uint64
 	if m.matcher == nil || m.store == nil {
 		return nil
 	}
+	today, err := m.eventsToday(ctx, loc, upTo)
+	if err != nil {
+		return fmt.Errorf("reseed the ACD's counters: %w", err)
+	}
+	if err := m.matcher.ReseedCounters(ctx, base, acd.Recount(m.queueList, m.agentCfg, today)); err != nil {
+		return fmt.Errorf("reseed the ACD's counters: %w", err)
+	}
+	m.log.Info("ACD counters take up the day from the log", "events_today", len(today), "up_to_seq", upTo)
+	return nil
+}
+
+// eventsToday reads the log's events of today (from midnight in loc) up to seq
+// upTo.
+func (m *Manager) eventsToday(ctx context.Context, loc *time.Location, upTo uint64) ([]event.Event, error) {
 	now := m.clock.Now().In(loc)
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	var today []event.Event
@@ -350,14 +357,10 @@ func (m *Manager) ReseedACD(ctx context.Context, loc *time.Location, upTo uint64
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("reseed the ACD's counters: %w", err)
+		return nil, err
 	}
 	stop()
-	if err := m.matcher.ReseedCounters(ctx, base, acd.Recount(m.queueList, m.agentCfg, today)); err != nil {
-		return fmt.Errorf("reseed the ACD's counters: %w", err)
-	}
-	m.log.Info("ACD counters take up the day from the log", "events_today", len(today), "up_to_seq", upTo)
-	return nil
+	return today, nil
 }
 
 // ResetAtMidnight starts the ACD's counters again at every midnight in loc (a new

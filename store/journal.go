@@ -311,9 +311,16 @@ func (j *Journal) encode(ev *event.Event) ([]byte, error) {
 	if n > MaxRecordSize {
 		return nil, fmt.Errorf("%w: event %s encodes to %d bytes (max %d)", ErrRecordTooLarge, ev.Type, n, MaxRecordSize)
 	}
-	binary.BigEndian.PutUint32(rec[0:4], uint32(n))
-	binary.BigEndian.PutUint32(rec[4:8], crc32.Checksum(rec[recordHeaderSize:], castagnoli))
+	putRecordHeader(rec)
 	return rec, nil
+}
+
+// putRecordHeader fills the header of rec (recordHeaderSize bytes, then the
+// payload): the payload's length and its CRC-32C.
+func putRecordHeader(rec []byte) {
+	p := rec[recordHeaderSize:]
+	binary.BigEndian.PutUint32(rec[0:4], uint32(len(p)))
+	binary.BigEndian.PutUint32(rec[4:8], crc32.Checksum(p, castagnoli))
 }
 
 // Replay reads the journal file and calls fn for each event with Seq > after, in

@@ -543,35 +543,13 @@ func BenchmarkRedisAppend(b *testing.B) {
 		alone := redistest.Start(b)
 		l := openRedis(b, newClient(b, alone), store.RedisOptions{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
 		defer l.Close()
-		ctx := context.Background()
-		lat := make([]time.Duration, 0, b.N)
-		b.ResetTimer()
-		for i := 0; b.Loop(); i++ {
-			t0 := time.Now()
-			if err := l.Append(ctx, ev(fmt.Sprint(i))); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(t0))
-		}
-		b.StopTimer()
-		reportLatency(b, lat)
+		appendLatency(b, l)
 	})
 	for _, wait := range []int{0, 1} {
 		b.Run(fmt.Sprintf("wait=%d", wait), func(b *testing.B) {
 			l := openRedis(b, c, store.RedisOptions{WaitReplicas: wait, WaitTimeout: time.Second, StrictWait: true})
 			defer l.Close()
-			ctx := context.Background()
-			lat := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				t0 := time.Now()
-				if err := l.Append(ctx, ev(fmt.Sprint(i))); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			b.StopTimer()
-			reportLatency(b, lat)
+			appendLatency(b, l)
 		})
 	}
 	for _, wait := range []int{0, 1} {
@@ -589,6 +567,23 @@ func BenchmarkRedisAppend(b *testing.B) {
 			})
 		})
 	}
+}
+
+// appendLatency appends events to l for the benchmark's loop and reports the
+// latency's p50 and p99.
+func appendLatency(b *testing.B, l *store.Redis) {
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		if err := l.Append(ctx, ev(fmt.Sprint(i))); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
 }
 
 func reportLatency(b *testing.B, lat []time.Duration) {
@@ -622,17 +617,7 @@ func BenchmarkRedisBufferedAppend(b *testing.B) {
 			if err := l.Append(ctx, ev("first")); err != nil { // notices the outage
 				b.Fatal(err)
 			}
-			lat := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				t0 := time.Now()
-				if err := l.Append(ctx, ev(fmt.Sprint(i))); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			b.StopTimer()
-			reportLatency(b, lat)
+			appendLatency(b, l)
 			proxy.Unblock()
 		})
 	}

@@ -114,9 +114,8 @@ func (s *spill) add(r spillRecord) error {
 		return fmt.Errorf("store: outage buffer file: encode: %w", err)
 	}
 	rec := make([]byte, recordHeaderSize+len(p))
-	binary.BigEndian.PutUint32(rec[0:4], uint32(len(p)))
-	binary.BigEndian.PutUint32(rec[4:8], crc32.Checksum(p, castagnoli))
 	copy(rec[recordHeaderSize:], p)
+	putRecordHeader(rec)
 	if _, err := s.f.WriteAt(rec, s.size); err != nil {
 		_ = s.f.Truncate(s.size) // take back a partial record
 		return fmt.Errorf("store: outage buffer file %s: write: %w", s.path, err)
@@ -197,7 +196,8 @@ func (r *Redis) entryIs(ctx context.Context, seq uint64, data []byte) (bool, err
 	if seq > around {
 		from = seq - around
 	}
-	msgs, err := r.c.XRange(ctx, r.keys[0], fmt.Sprintf("%d-0", from), fmt.Sprintf("%d-0", seq+around)).Result()
+	first := fmt.Sprintf("%d-0", from)
+	msgs, err := r.c.XRange(ctx, r.keys[0], first, fmt.Sprintf("%d-0", seq+around)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("store: redis log: read events %d-%d: %w", from, seq+around, err)
 	}
@@ -206,7 +206,7 @@ func (r *Redis) entryIs(ctx context.Context, seq uint64, data []byte) (bool, err
 			return true, nil
 		}
 	}
-	if len(msgs) == 0 || msgs[0].ID != fmt.Sprintf("%d-0", from) {
+	if len(msgs) == 0 || msgs[0].ID != first {
 		snap, _, err := r.Snapshot(ctx)
 		if err != nil {
 			return false, err

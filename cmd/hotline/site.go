@@ -589,9 +589,7 @@ func (s *site) fold(ev *event.Event) {
 	s.st.ApplyFollowed(ev)
 	s.wlog.noteApplied(ev.Seq)
 	if s.mgr != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s.mgr.ApplyFollowedConfig(ctx, ev)
-		cancel()
+		s.mgr.ApplyFollowedConfig(ev)
 	}
 }
 
